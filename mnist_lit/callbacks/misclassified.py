@@ -1,0 +1,81 @@
+"""After `test`, dump every misclassified test digit: a table of all of them and a picture of the first."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor
+
+from mnist_lit.plots import plot_digits
+
+CSV_HEADER = ("index", "true", "pred", "confidence")
+
+
+class MisclassifiedDigits(L.Callback):
+    """Write ``misclassified/misclassified.csv`` and ``.png`` under the run's log dir after `test`.
+
+    The CSV has one row per misclassified test digit (its index in the test set, true and predicted
+    label, and the model's confidence in its prediction); the PNG shows the first ``max_images`` of
+    them and is also logged to TensorBoard.
+
+    Args:
+        max_images: How many digits the picture shows at most; the CSV always lists all of them.
+        columns: Digits per row of the picture.
+        image_shape: Height and width to show a flattened image as.
+    """
+
+    def __init__(self, max_images: int = 25, columns: int = 5, image_shape: tuple[int, int] = (28, 28)) -> None:
+        self.max_images = max_images
+        self.columns = columns
+        self.image_shape = image_shape
+        self._rows: list[tuple[int, int, int, float]] = []
+        self._images: list[Tensor] = []
+        self._seen = 0
+
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._rows, self._images, self._seen = [], [], 0
+
+    def on_test_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: dict[str, Tensor],
+        batch: tuple[Tensor, Tensor],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        images, labels = batch
+        confidence, preds = outputs["logits"].softmax(dim=1).max(dim=1)
+        wrong = (preds != labels).nonzero().squeeze(1)
+        for i, true, pred, conf in zip(
+            wrong.tolist(), labels[wrong].tolist(), preds[wrong].tolist(), confidence[wrong].tolist()
+        ):
+            self._rows.append((self._seen + i, true, pred, round(conf, 6)))
+        room = self.max_images - len(self._images)
+        if room > 0:
+            self._images += list(images[wrong[:room]].detach().cpu().reshape(-1, *self.image_shape))
+        self._seen += len(labels)
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # every rank asks for log_dir (asking on rank zero alone can deadlock); only rank zero writes
+        out_dir = Path(trainer.log_dir or trainer.default_root_dir) / "misclassified"
+        if not trainer.is_global_zero:
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with open(out_dir / "misclassified.csv", "w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(CSV_HEADER)
+            writer.writerows(self._rows)
+        titles = [f"True: {true}, Pred: {pred}" for _, true, pred, _ in self._rows[: len(self._images)]]
+        images = torch.stack(self._images) if self._images else torch.empty(0, *self.image_shape)
+        fig = plot_digits(images, titles, self.columns)
+        fig.savefig(out_dir / "misclassified.png", dpi=100)
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_figure("test/misclassified", fig, global_step=trainer.global_step)
+        rank_zero_info(f"{len(self._rows)} of {self._seen} test digits misclassified: see {out_dir}")

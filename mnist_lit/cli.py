@@ -1,0 +1,94 @@
+"""The command line: ``python -m mnist_lit fit|validate|test|predict --config configs/one_hidden.yaml``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from jsonargparse import Namespace
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+
+from mnist_lit.data import MNISTDataModule
+from mnist_lit.errors import MnistLitError
+from mnist_lit.model import MLPClassifier
+
+EVALUATION_SUBCOMMANDS = ("validate", "test", "predict")
+LAST = "last"
+
+
+def runs_root(trainer_config: Namespace) -> Path:
+    """Where a config's runs live: the TensorBoard logger's ``save_dir/name``, else Lightning's default."""
+    loggers = trainer_config.get("logger")
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        init_args = logger.get("init_args") if isinstance(logger, Namespace) else None
+        if init_args and init_args.get("save_dir"):
+            return Path(init_args.save_dir) / (init_args.get("name") or "")
+    return Path(trainer_config.get("default_root_dir") or ".") / "lightning_logs"
+
+
+def find_last_checkpoint(root: Path) -> Path:
+    """The most recently written ``last.ckpt`` of any run under ``root``."""
+    candidates = list(root.glob("**/checkpoints/last.ckpt"))
+    if not candidates:
+        raise MnistLitError(
+            f"--ckpt_path last found no checkpoint under {root}: no run of this config has been trained there "
+            "yet. Run `fit` with the same --config first, or pass the path of a .ckpt file."
+        )
+    return max(candidates, key=lambda path: path.stat().st_mtime)
+
+
+class MnistLitCLI(LightningCLI):
+    """LightningCLI that checks ``--ckpt_path`` before anything is built.
+
+    Evaluating without a checkpoint would silently score an untrained model, so it is refused;
+    ``--ckpt_path last`` stands for the newest ``last.ckpt`` of the config's runs.
+    """
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand is None:
+            return
+        config = self.config[subcommand]
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path is None and subcommand in EVALUATION_SUBCOMMANDS:
+            raise MnistLitError(
+                f"`{subcommand}` needs trained weights, and no --ckpt_path was given (without one it would score "
+                f"an untrained model). Pass --ckpt_path PATH/TO/last.ckpt, or --ckpt_path {LAST} for the newest "
+                "checkpoint of this config's runs."
+            )
+        if ckpt_path == LAST:
+            config.ckpt_path = str(find_last_checkpoint(runs_root(config.trainer)))
+        elif ckpt_path is not None and not Path(ckpt_path).is_file():
+            raise MnistLitError(
+                f"--ckpt_path {ckpt_path} does not exist. Pass the path of a .ckpt file written by `fit` "
+                f"(under the run's checkpoints/ folder), or --ckpt_path {LAST}."
+            )
+
+
+def cli_main(args: ArgsType = None) -> MnistLitCLI:
+    """Build and run the CLI; ``args`` (a list of strings) stands in for ``sys.argv[1:]`` in tests and notebooks.
+
+    A problem the user can fix ends in a one-paragraph message on stderr and ``SystemExit(2)``; a `fit`
+    stopped by Ctrl-C ends in ``SystemExit(130)``, so that ``fit && test`` does not go on.
+    """
+    try:
+        cli = MnistLitCLI(
+            MLPClassifier,
+            MNISTDataModule,
+            seed_everything_default=42,
+            save_config_kwargs={"overwrite": True},
+            args=args,
+        )
+    except MnistLitError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if cli.subcommand is not None and cli.trainer.interrupted:
+        print("error: the run was interrupted before it finished.", file=sys.stderr)
+        raise SystemExit(130)
+    return cli
+
+
+def main() -> None:
+    """Console-script entry point (``mnist-lit``)."""
+    cli_main()

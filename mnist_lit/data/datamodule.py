@@ -1,0 +1,110 @@
+"""MNIST as a LightningDataModule: torchvision's files, held in memory as flat float tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.trainer.states import TrainerFn
+from torch import Tensor
+from torchvision.datasets import MNIST
+
+from mnist_lit.data.loader import TensorBatchLoader
+from mnist_lit.data.raw_files import ensure_raw_files
+from mnist_lit.errors import MnistLitError
+
+TRAIN_SIZE = 60_000
+
+
+def load_split(data_dir: str | Path, train: bool) -> tuple[Tensor, Tensor]:
+    """The official training (60,000) or test (10,000) split as uint8 images ``[N, 28, 28]`` and int64 labels."""
+    dataset = MNIST(data_dir, train=train, download=False)
+    return dataset.data, dataset.targets
+
+
+def to_model_input(images: Tensor) -> Tensor:
+    """Flatten uint8 images to ``[N, 784]`` floats in [0, 1], the textbook's preprocessing."""
+    return images.flatten(1).float().div_(255)
+
+
+class MNISTDataModule(L.LightningDataModule):
+    """MNIST's official 60,000/10,000 split, transformed once and served from memory.
+
+    Args:
+        data_dir: Folder holding ``MNIST/raw/`` (see ``scripts/prepare_data.py``); downloaded there if absent.
+        batch_size: Training batch size (the textbook uses 32).
+        eval_batch_size: Batch size for validation, test and predict; large, since no gradients are kept.
+        val_size: Training images held out for validation (0 trains on all 60,000, as the textbook does).
+        split_seed: Seed of the random choice of the validation images.
+        download: Whether missing files may be downloaded; files already present are always verified.
+    """
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        batch_size: int = 32,
+        eval_batch_size: int = 1000,
+        val_size: int = 0,
+        split_seed: int = 42,
+        download: bool = True,
+    ) -> None:
+        super().__init__()
+        if batch_size <= 0 or eval_batch_size <= 0:
+            raise MnistLitError(
+                f"Batch sizes must be positive, got batch_size={batch_size}, eval_batch_size={eval_batch_size}. "
+                "Set --data.batch_size and --data.eval_batch_size to whole numbers of at least 1."
+            )
+        if not 0 <= val_size < TRAIN_SIZE:
+            raise MnistLitError(
+                f"--data.val_size must be from 0 to {TRAIN_SIZE - 1} (the validation images are taken from the "
+                f"{TRAIN_SIZE:,} training images), got {val_size}."
+            )
+        self.save_hyperparameters()
+        self.splits: dict[str, tuple[Tensor, Tensor]] = {}
+
+    def prepare_data(self) -> None:
+        ensure_raw_files(self.hparams.data_dir, download=self.hparams.download)
+
+    def setup(self, stage: str) -> None:
+        if stage in ("fit", "validate") and "train" not in self.splits:
+            images, labels = load_split(self.hparams.data_dir, train=True)
+            order = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.hparams.split_seed))
+            val_idx, train_idx = order[: self.hparams.val_size], order[self.hparams.val_size :]
+            self.splits["train"] = self._to_device(images[train_idx], labels[train_idx])
+            self.splits["val"] = self._to_device(images[val_idx], labels[val_idx])
+        if stage in ("test", "predict") and "test" not in self.splits:
+            self.splits["test"] = self._to_device(*load_split(self.hparams.data_dir, train=False))
+
+    def _to_device(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """Transform once and move once: every batch is then a slice of a tensor already in place."""
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        return to_model_input(images).to(device), labels.to(device)
+
+    def transfer_batch_to_device(
+        self, batch: tuple[Tensor, Tensor], device: torch.device, dataloader_idx: int
+    ) -> tuple[Tensor, Tensor]:
+        # the splits already live on the device; Lightning's generic collection walk costs more than the step
+        images, labels = batch
+        return images.to(device), labels.to(device)
+
+    def train_dataloader(self) -> TensorBatchLoader:
+        # drawn from the global generator, so `seed_everything` fixes the shuffle as well as the weights
+        shuffle_seed = int(torch.randint(0, 2**31 - 1, ()))
+        return TensorBatchLoader(*self.splits["train"], self.hparams.batch_size, shuffle_seed=shuffle_seed)
+
+    def val_dataloader(self) -> TensorBatchLoader | list:
+        if self.hparams.val_size > 0:
+            return TensorBatchLoader(*self.splits["val"], self.hparams.eval_batch_size)
+        if self.trainer is not None and self.trainer.state.fn == TrainerFn.VALIDATING:
+            raise MnistLitError(
+                "There is no validation split to validate on: the config trains on all 60,000 training images. "
+                "Hold some out with --data.val_size N (for example 5000), or evaluate with `test` instead."
+            )
+        return []  # fit without validation, as the textbook trains
+
+    def test_dataloader(self) -> TensorBatchLoader:
+        return TensorBatchLoader(*self.splits["test"], self.hparams.eval_batch_size)
+
+    def predict_dataloader(self) -> TensorBatchLoader:
+        return self.test_dataloader()

@@ -1,0 +1,52 @@
+"""The textbook's first look at the data: counts, shapes, dtypes, value range, and some digits.
+
+python scripts/inspect_data.py --data-dir data --out samples.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from mnist_lit.data import ensure_raw_files, load_split, to_model_input
+from mnist_lit.errors import MnistLitError
+from mnist_lit.plots import plot_digits
+
+
+def describe(name: str, images: torch.Tensor, labels: torch.Tensor) -> str:
+    model_input = to_model_input(images)
+    return (
+        f"{name}: {len(images)} images {tuple(images.shape)} {images.dtype}, values {int(images.min())}-"
+        f"{int(images.max())}; labels {tuple(labels.shape)} {labels.dtype}, classes {labels.unique().tolist()}; "
+        f"model input {tuple(model_input.shape)} {model_input.dtype} "
+        f"in [{model_input.min():.1f}, {model_input.max():.1f}]"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--out", default="samples.png", help="picture of random training digits")
+    parser.add_argument("--count", type=int, default=10, help="how many random training digits to show")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        ensure_raw_files(args.data_dir, download=False)
+    except MnistLitError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    train_images, train_labels = load_split(args.data_dir, train=True)
+    test_images, test_labels = load_split(args.data_dir, train=False)
+    print(describe("train", train_images, train_labels))
+    print(describe("test", test_images, test_labels))
+    picks = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(args.seed))[: args.count]
+    titles = [f"#{i}: label {int(train_labels[i])}" for i in picks]
+    plot_digits(train_images[picks], titles).savefig(args.out, dpi=100)
+    print(f"{args.count} random training digits with their labels: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Lay out a folder of MNIST IDX files (``.gz`` or not) as torchvision expects: ``DATA_DIR/MNIST/raw/``.
+
+    python scripts/prepare_data.py --source ../shared/data/mnist --data-dir data
+
+The source is only read; each file is verified by the MD5 of its uncompressed content.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mnist_lit.data import install_raw_files
+from mnist_lit.errors import MnistLitError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", required=True, help="folder holding the four MNIST IDX files")
+    parser.add_argument("--data-dir", default="data", help="data dir to fill (default: data)")
+    args = parser.parse_args(argv)
+    try:
+        target = install_raw_files(args.source, args.data_dir)
+    except MnistLitError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"MNIST is ready in {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mnist_lit import cli_main
+from tests.conftest import CONFIGS, REPO
+
+
+def cli_args(subcommand: str, data_dir: Path, log_dir: Path, *extra: str, config: str = "one_hidden.yaml") -> list[str]:
+    return [
+        subcommand,
+        "--config", str(CONFIGS / config),
+        "--data.data_dir", str(data_dir),
+        "--data.download", "false",
+        "--trainer.logger.init_args.save_dir", str(log_dir),
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def trained(fake_data_dir: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Two epochs of the one-hidden model on the generated data; returns (data dir, log dir, last.ckpt)."""
+    log_dir = tmp_path / "logs"
+    cli = cli_main(cli_args("fit", fake_data_dir, log_dir, "--trainer.max_epochs", "2"))
+    checkpoint = Path(cli.trainer.checkpoint_callback.last_model_path)
+    assert checkpoint.name == "last.ckpt" and checkpoint.is_file()
+    assert checkpoint.parent.parent == Path(cli.trainer.log_dir)  # checkpoints live in the run's log dir
+    return fake_data_dir, log_dir, checkpoint
+
+
+def test_fit_fast_dev_run(fake_data_dir: Path, tmp_path: Path) -> None:
+    cli = cli_main(cli_args("fit", fake_data_dir, tmp_path / "logs", "--trainer.fast_dev_run", "true"))
+    assert cli.trainer.state.finished
+    assert cli.trainer.global_step == 1
+
+
+def test_fit_logs_config_and_epoch_metrics(trained: tuple[Path, Path, Path]) -> None:
+    _, log_dir, checkpoint = trained
+    run_dir = checkpoint.parent.parent
+    assert run_dir.parent == log_dir / "one_hidden"  # TensorBoard logs per config
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["model"]["hidden_sizes"] == [64]
+    assert saved["seed_everything"] == 42
+    events = EventAccumulator(str(run_dir)).Reload()
+    assert {"train/loss", "train/acc", "time/epoch_s"} <= set(events.Tags()["scalars"])
+    assert len(events.Scalars("train/acc")) == 2  # one point per epoch
+
+
+def test_test_writes_misclassified_table_picture_and_tensorboard(trained: tuple[Path, Path, Path]) -> None:
+    data_dir, log_dir, checkpoint = trained
+    cli = cli_main(cli_args("test", data_dir, log_dir, "--ckpt_path", str(checkpoint)))
+    accuracy = float(cli.trainer.callback_metrics["test/acc"])
+    assert accuracy > 0.5  # learnable fake digits: far above chance after two epochs
+    out = Path(cli.trainer.log_dir) / "misclassified"
+    rows = list(csv.DictReader((out / "misclassified.csv").open()))
+    assert len(rows) == round((1 - accuracy) * 200)
+    assert all(row["true"] != row["pred"] for row in rows)
+    assert all(0.0 < float(row["confidence"]) <= 1.0 for row in rows)
+    assert len({row["index"] for row in rows}) == len(rows)
+    assert (out / "misclassified.png").stat().st_size > 0
+    events = EventAccumulator(str(cli.trainer.log_dir)).Reload()
+    assert {"test/loss", "test/acc"} <= set(events.Tags()["scalars"])
+    assert "test/misclassified" in events.Tags()["images"]
+
+
+def test_last_finds_the_newest_checkpoint_of_the_config(trained: tuple[Path, Path, Path]) -> None:
+    data_dir, log_dir, checkpoint = trained
+    cli = cli_main(cli_args("test", data_dir, log_dir, "--ckpt_path", "last"))
+    assert cli.trainer.ckpt_path == str(checkpoint)
+
+
+def test_predict_writes_predictions(trained: tuple[Path, Path, Path]) -> None:
+    data_dir, log_dir, checkpoint = trained
+    cli = cli_main(cli_args("predict", data_dir, log_dir, "--ckpt_path", str(checkpoint)))
+    rows = list(csv.DictReader((Path(cli.trainer.log_dir) / "predictions.csv").open()))
+    assert len(rows) == 200
+    assert {row["pred"] for row in rows} <= {str(d) for d in range(10)}
+
+
+def test_validate_uses_a_held_out_split(trained: tuple[Path, Path, Path]) -> None:
+    data_dir, log_dir, checkpoint = trained
+    cli = cli_main(cli_args("validate", data_dir, log_dir, "--ckpt_path", str(checkpoint), "--data.val_size", "100"))
+    assert 0.0 <= float(cli.trainer.callback_metrics["val/acc"]) <= 1.0
+
+
+def test_validate_without_a_split_says_how_to_make_one(trained, capsys) -> None:
+    data_dir, log_dir, checkpoint = trained
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(cli_args("validate", data_dir, log_dir, "--ckpt_path", str(checkpoint)))
+    assert exit_info.value.code == 2
+    assert "--data.val_size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("subcommand", ["validate", "test", "predict"])
+def test_evaluation_without_checkpoint_is_refused(subcommand: str, fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(cli_args(subcommand, fake_data_dir, tmp_path / "logs"))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "no --ckpt_path was given" in err and "--ckpt_path last" in err
+    assert not (tmp_path / "logs").exists()  # refused before anything was written
+
+
+def test_missing_checkpoint_file_is_named(fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli_main(cli_args("test", fake_data_dir, tmp_path / "logs", "--ckpt_path", str(tmp_path / "nope.ckpt")))
+    assert "nope.ckpt does not exist" in capsys.readouterr().err
+
+
+def test_last_without_any_run_says_to_fit_first(fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli_main(cli_args("test", fake_data_dir, tmp_path / "logs", "--ckpt_path", "last"))
+    assert "Run `fit` with the same --config first" in capsys.readouterr().err
+
+
+def test_print_config_round_trips(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["fit", "--config", str(CONFIGS / "two_hidden.yaml"), "--print_config"])
+    assert exit_info.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["hidden_sizes"] == [64, 1024]
+    assert config["model"]["lr"] == 0.001
+    assert config["data"]["batch_size"] == 32 and config["data"]["val_size"] == 0
+    assert config["trainer"]["max_epochs"] == 20
+    assert config["seed_everything"] == 42
+
+
+def test_module_entry_point_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_lit", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0
+    assert all(word in result.stdout for word in ("fit", "validate", "test", "predict"))

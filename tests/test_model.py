@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+
+from mnist_lit import MLP, MLPClassifier, MnistLitError
+
+
+@pytest.mark.parametrize(
+    ("hidden", "shapes"), [((64,), [(64, 784), (10, 64)]), ((64, 1024), [(64, 784), (1024, 64), (10, 1024)])]
+)
+def test_mlp_has_the_textbook_layers(hidden: tuple[int, ...], shapes: list[tuple[int, int]]) -> None:
+    net = MLP(784, hidden, 10)
+    assert [layer.weight.shape for layer in net if isinstance(layer, nn.Linear)] == [torch.Size(s) for s in shapes]
+    assert sum(isinstance(layer, nn.ReLU) for layer in net) == len(hidden)
+    assert net(torch.rand(5, 784)).shape == (5, 10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [({"hidden_sizes": ()}, "hidden_sizes"), ({"hidden_sizes": (64, 0)}, "positive"), ({"lr": 0.0}, "lr")],
+)
+def test_bad_hyperparameters_are_refused(kwargs: dict, words: str) -> None:
+    with pytest.raises(MnistLitError, match=words):
+        MLPClassifier(**kwargs)
+
+
+def test_predict_step_returns_class_and_probabilities() -> None:
+    model = MLPClassifier()
+    out = model.predict_step((torch.rand(4, 784), torch.zeros(4, dtype=torch.long)), 0)
+    assert out["pred"].shape == (4,)
+    assert torch.allclose(out["probs"].sum(dim=1), torch.ones(4))
+    assert torch.equal(out["pred"], out["probs"].argmax(dim=1))
+
+
+def test_checkpoint_reloads_with_weights_only(tmp_path: Path) -> None:
+    model = MLPClassifier(hidden_sizes=(64, 1024), lr=0.002)
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, max_epochs=0)
+    trainer.strategy.connect(model)
+    path = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(path)
+    checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["hyper_parameters"]["hidden_sizes"] == (64, 1024)
+    restored = MLPClassifier.load_from_checkpoint(path)
+    assert restored.hparams.lr == 0.002
+    for a, b in zip(model.state_dict().values(), restored.state_dict().values()):
+        assert torch.equal(a, b)
