@@ -40,7 +40,7 @@ def test_datamodule_serves_flat_unit_range_tensors(fake_data_dir: Path) -> None:
     images, labels = next(iter(dm.train_dataloader()))
     assert images.shape == (32, 784) and images.dtype == torch.float32
     assert labels.dtype == torch.int64
-    assert 0.0 == images.min() and images.max() == 1.0
+    assert images.min() == 0.0 and images.max() == 1.0  # the textbook's scaling
     assert sum(len(y) for _, y in dm.test_dataloader()) == 200  # nothing dropped from evaluation
     assert dm.val_dataloader() == []  # the textbook trains on every training image
 
@@ -66,3 +66,11 @@ def test_validation_split_is_seeded_and_disjoint(fake_data_dir: Path) -> None:
 def test_bad_settings_are_refused_with_the_flag_named(kwargs: dict, words: str) -> None:
     with pytest.raises(MnistLitError, match=words):
         MNISTDataModule(**kwargs)
+
+
+def test_normalize_standardises_pixels(fake_data_dir: Path) -> None:
+    dm = MNISTDataModule(str(fake_data_dir), normalize=True, download=False)
+    dm.setup("test")
+    images = dm.splits["test"][0]
+    assert torch.allclose(images.min(), torch.tensor(-0.1307 / 0.3081))
+    assert torch.allclose(images.max(), torch.tensor((1 - 0.1307) / 0.3081))

@@ -49,3 +49,8 @@ def test_checkpoint_reloads_with_weights_only(tmp_path: Path) -> None:
     assert restored.hparams.lr == 0.002
     for a, b in zip(model.state_dict().values(), restored.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_compile_keeps_checkpoint_keys() -> None:
+    plain, compiled = MLPClassifier(), MLPClassifier(compile=True)
+    assert list(plain.state_dict()) == list(compiled.state_dict())

@@ -44,7 +44,7 @@ def test_install_rejects_truncated_gzip(fake_source: Path, tmp_path: Path) -> No
 
 def test_install_names_a_missing_source_file(fake_source: Path, tmp_path: Path) -> None:
     (fake_source / "train-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(MnistLitError, match="neither train-labels-idx1-ubyte nor train-labels-idx1-ubyte.gz"):
+    with pytest.raises(MnistLitError, match=r"neither train-labels-idx1-ubyte nor train-labels-idx1-ubyte\.gz"):
         install_raw_files(fake_source, tmp_path / "data")
 
 
@@ -65,7 +65,7 @@ def test_ensure_decompresses_gz_already_in_raw(tmp_path: Path, monkeypatch) -> N
 
 
 def test_ensure_without_files_and_download_off_says_what_to_run(tmp_path: Path) -> None:
-    with pytest.raises(MnistLitError, match="scripts/prepare_data.py"):
+    with pytest.raises(MnistLitError, match=r"scripts/prepare_data\.py"):
         ensure_raw_files(tmp_path, download=False)
 
 

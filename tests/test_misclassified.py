@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+from mnist_lit import MisclassifiedDigits
+
+
+def run_callback(
+    callback: MisclassifiedDigits, log_dir: Path, batches: list[tuple[torch.Tensor, torch.Tensor]]
+) -> Path:
+    """Feed (logits, labels) batches through the callback's test hooks, as a Trainer would."""
+    trainer = SimpleNamespace(log_dir=str(log_dir), default_root_dir=str(log_dir), is_global_zero=True, loggers=[])
+    callback.on_test_epoch_start(trainer, None)
+    for batch_idx, (logits, labels) in enumerate(batches):
+        images = torch.rand(len(labels), 784)
+        callback.on_test_batch_end(trainer, None, {"logits": logits}, (images, labels), batch_idx)
+    callback.on_test_epoch_end(trainer, None)
+    return log_dir / "misclassified"
+
+
+def one_hot_logits(preds: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.one_hot(preds, 10).float() * 5
+
+
+def test_rows_hold_dataset_indices_across_batches(tmp_path: Path) -> None:
+    labels = torch.tensor([1, 2, 3, 4])
+    preds = torch.tensor([1, 7, 3, 4])  # index 1 wrong in the first batch
+    out = run_callback(
+        MisclassifiedDigits(), tmp_path, [(one_hot_logits(preds), labels), (one_hot_logits(labels.flip(0)), labels)]
+    )
+    rows = list(csv.DictReader((out / "misclassified.csv").open()))
+    assert [(r["index"], r["true"], r["pred"]) for r in rows] == [
+        ("1", "2", "7"),
+        ("4", "1", "4"),
+        ("5", "2", "3"),
+        ("6", "3", "2"),
+        ("7", "4", "1"),
+    ]
+
+
+def test_no_errors_gives_a_header_only_table(tmp_path: Path) -> None:
+    labels = torch.arange(10)
+    out = run_callback(MisclassifiedDigits(), tmp_path, [(one_hot_logits(labels), labels)])
+    assert (out / "misclassified.csv").read_text().splitlines() == ["index,true,pred,confidence"]
+    assert (out / "misclassified.png").is_file()
+
+
+def test_many_errors_keep_every_row_but_cap_the_picture(tmp_path: Path) -> None:
+    labels = torch.zeros(3000, dtype=torch.long)
+    callback = MisclassifiedDigits(max_images=25)
+    out = run_callback(callback, tmp_path, [(one_hot_logits(torch.ones(1000, dtype=torch.long)), labels[:1000])] * 3)
+    assert len((out / "misclassified.csv").read_text().splitlines()) == 3001
+    assert len(callback._images) == 25

@@ -1,0 +1,51 @@
+"""The textbook's side steps as scripts: prepare, inspect and export the data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mnist_lit.data import raw_files
+from tests.conftest import REPO, write_fake_mnist
+
+
+def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / name), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_inspect_and_export_on_laid_out_data(fake_data_dir: Path, tmp_path: Path) -> None:
+    # the scripts run in their own process, where the fake files' MD5s are unknown: import them in-process
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import export_npy
+        import inspect_data
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    assert inspect_data.main(["--data-dir", str(fake_data_dir), "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").stat().st_size > 0
+    assert export_npy.main(["--data-dir", str(fake_data_dir), "--out-dir", str(tmp_path / "npy")]) == 0
+    x_train, y_test = np.load(tmp_path / "npy" / "x_train.npy"), np.load(tmp_path / "npy" / "y_test.npy")
+    assert x_train.shape == (600, 28, 28) and x_train.dtype == np.uint8
+    assert y_test.shape == (200,)
+
+
+def test_prepare_data_refuses_a_folder_without_mnist(tmp_path: Path) -> None:
+    result = run_script(
+        "prepare_data.py", "--source", str(tmp_path), "--data-dir", str(tmp_path / "data"), cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "neither train-images-idx3-ubyte nor train-images-idx3-ubyte.gz" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_prepare_data_rejects_files_that_are_not_mnist(tmp_path: Path) -> None:
+    write_fake_mnist(tmp_path / "source", gz=True)  # valid IDX, but not MNIST's content
+    result = run_script("prepare_data.py", "--source", str(tmp_path / "source"), "--data-dir", "data", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "does not hold the MNIST file" in result.stderr
+    assert not any(raw_files.raw_dir(tmp_path / "data").glob("*-ubyte"))
