@@ -5,15 +5,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import lightning as L
 from jsonargparse import Namespace
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
+from mnist_lit.callbacks import MisclassifiedDigits, PredictionWriter
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.errors import MnistLitError
 from mnist_lit.model import MLPClassifier
 
 EVALUATION_SUBCOMMANDS = ("validate", "test", "predict")
 LAST = "last"
+# callbacks that act only after `test` or `predict`; Lightning calls every callback's hooks on every
+# training step, idle or not (about 15 µs each here), so `fit` leaves them out
+EVALUATION_ONLY_CALLBACKS = (MisclassifiedDigits, PredictionWriter)
 
 
 def runs_root(trainer_config: Namespace) -> Path:
@@ -64,6 +69,12 @@ class MnistLitCLI(LightningCLI):
                 f"--ckpt_path {ckpt_path} does not exist. Pass the path of a .ckpt file written by `fit` "
                 f"(under the run's checkpoints/ folder), or --ckpt_path {LAST}."
             )
+
+    def instantiate_trainer(self, **kwargs: object) -> L.Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        if self.subcommand == "fit":
+            trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, EVALUATION_ONLY_CALLBACKS)]
+        return trainer
 
 
 def cli_main(args: ArgsType = None) -> MnistLitCLI:

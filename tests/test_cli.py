@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -138,3 +139,12 @@ def test_module_entry_point_runs() -> None:
     )
     assert result.returncode == 0
     assert all(word in result.stdout for word in ("fit", "validate", "test", "predict"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fit_on_gpu_keeps_the_data_on_the_device(fake_data_dir: Path, tmp_path: Path) -> None:
+    cli = cli_main(
+        cli_args("fit", fake_data_dir, tmp_path / "logs", "--trainer.accelerator", "gpu", "--trainer.max_epochs", "1")
+    )
+    assert cli.datamodule.splits["train"][0].is_cuda
+    assert cli.trainer.checkpoint_callback.last_model_path
