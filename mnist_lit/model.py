@@ -11,6 +11,9 @@ from mnist_lit.errors import MnistLitError
 from mnist_lit.metrics import LossAndAccuracy
 from mnist_lit.network import MLP
 
+# mean and standard deviation of MNIST's 60,000 training images, pixels scaled to [0, 1]
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
 
 class MLPClassifier(L.LightningModule):
     """An MLP digit classifier trained with Adam on cross-entropy.
@@ -20,6 +23,8 @@ class MLPClassifier(L.LightningModule):
         lr: Adam's learning rate.
         input_size: Pixels per image (784 for 28×28).
         num_classes: Number of classes (10 digits).
+        normalize: Standardise the [0, 1] pixels with MNIST's mean and std before the network. It is part of
+            the model, so a checkpoint always gets the preprocessing it was trained with.
         compile: Compile the inner network with ``torch.compile`` (in place, so checkpoints keep their keys).
     """
 
@@ -29,6 +34,7 @@ class MLPClassifier(L.LightningModule):
         lr: float = 1e-3,
         input_size: int = 784,
         num_classes: int = 10,
+        normalize: bool = False,
         compile: bool = False,
     ) -> None:
         super().__init__()
@@ -51,12 +57,15 @@ class MLPClassifier(L.LightningModule):
         self.automatic_optimization = False
 
     def forward(self, images: Tensor) -> Tensor:
+        """Logits for flattened images with pixels in [0, 1]."""
+        if self.hparams.normalize:
+            images = (images - MNIST_MEAN) / MNIST_STD
         return self.net(images)
 
     def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, Tensor]:
         """Loss and logits of a batch, accumulated into the stage's metrics."""
         images, labels = batch
-        logits = self.net(images)
+        logits = self(images)
         loss = F.cross_entropy(logits, labels)
         getattr(self, f"{stage}_metrics").update(loss, logits, labels)
         return loss, logits
@@ -93,7 +102,7 @@ class MLPClassifier(L.LightningModule):
         return {"logits": self._shared_step(batch, "test")[1]}
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        probs = self.net(batch[0]).softmax(dim=1)
+        probs = self(batch[0]).softmax(dim=1)
         return {"pred": probs.argmax(dim=1), "probs": probs}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

@@ -15,7 +15,7 @@ def test_one_epoch_reaches_95_percent_and_dumps_every_error(real_mnist: Path, tm
     common = ["--config", str(CONFIGS / "one_hidden.yaml"), "--data.data_dir", str(tmp_path / "data"),
               "--data.download", "false", "--trainer.logger.init_args.save_dir", str(tmp_path / "logs")]  # fmt: skip
     # standardised inputs: with the textbook's [0, 1] pixels one epoch lands at 0.945-0.953 depending on the seed
-    fit = cli_main(["fit", *common, "--trainer.max_epochs", "1", "--data.normalize", "true"])
+    fit = cli_main(["fit", *common, "--trainer.max_epochs", "1", "--model.normalize", "true"])
     test = cli_main(["test", *common, "--ckpt_path", fit.trainer.checkpoint_callback.last_model_path])
     accuracy = float(test.trainer.callback_metrics["test/acc"])
     assert accuracy >= 0.95

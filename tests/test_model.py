@@ -54,3 +54,11 @@ def test_checkpoint_reloads_with_weights_only(tmp_path: Path) -> None:
 def test_compile_keeps_checkpoint_keys() -> None:
     plain, compiled = MLPClassifier(), MLPClassifier(compile=True)
     assert list(plain.state_dict()) == list(compiled.state_dict())
+
+
+def test_normalize_standardises_inside_the_model() -> None:
+    torch.manual_seed(0)
+    plain, normalizing = MLPClassifier(), MLPClassifier(normalize=True)
+    normalizing.net.load_state_dict(plain.net.state_dict())
+    images = torch.rand(3, 784)
+    assert torch.allclose(normalizing(images), plain((images - 0.1307) / 0.3081))

@@ -15,8 +15,6 @@ from mnist_lit.data.raw_files import ensure_raw_files
 from mnist_lit.errors import MnistLitError
 
 TRAIN_SIZE = 60_000
-# mean and standard deviation of the 60,000 training images' pixels, scaled to [0, 1]
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 def load_split(data_dir: str | Path, train: bool) -> tuple[Tensor, Tensor]:
@@ -25,14 +23,9 @@ def load_split(data_dir: str | Path, train: bool) -> tuple[Tensor, Tensor]:
     return dataset.data, dataset.targets
 
 
-def to_model_input(images: Tensor, normalize: bool = False) -> Tensor:
-    """Flatten uint8 images to ``[N, 784]`` floats scaled to [0, 1] (the textbook), optionally standardised.
-
-    Standardising (zero mean, unit variance, as torchvision's MNIST examples do) makes the first epoch
-    learn faster; after the textbook's 20 epochs it buys nothing (see docs/benchmarks.md).
-    """
-    flat = images.flatten(1).float().div_(255)
-    return flat.sub_(MNIST_MEAN).div_(MNIST_STD) if normalize else flat
+def to_model_input(images: Tensor) -> Tensor:
+    """Flatten uint8 images to ``[N, 784]`` floats in [0, 1], the textbook's preprocessing."""
+    return images.flatten(1).float().div_(255)
 
 
 class MNISTDataModule(L.LightningDataModule):
@@ -45,8 +38,6 @@ class MNISTDataModule(L.LightningDataModule):
         val_size: Training images held out for validation (0 trains on all 60,000, as the textbook does).
         split_seed: Seed of the random choice of the validation images.
         download: Whether missing files may be downloaded; files already present are always verified.
-        normalize: Standardise pixels with the training set's mean and std; False (the textbook) keeps
-            them in [0, 1].
     """
 
     def __init__(
@@ -57,7 +48,6 @@ class MNISTDataModule(L.LightningDataModule):
         val_size: int = 0,
         split_seed: int = 42,
         download: bool = True,
-        normalize: bool = False,
     ) -> None:
         super().__init__()
         if batch_size <= 0 or eval_batch_size <= 0:
@@ -89,7 +79,7 @@ class MNISTDataModule(L.LightningDataModule):
     def _to_device(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         """Transform once and move once: every batch is then a slice of a tensor already in place."""
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        return to_model_input(images, self.hparams.normalize).to(device), labels.to(device)
+        return to_model_input(images).to(device), labels.to(device)
 
     def transfer_batch_to_device(
         self, batch: tuple[Tensor, Tensor], device: torch.device, dataloader_idx: int
