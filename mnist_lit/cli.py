@@ -11,7 +11,7 @@ from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCL
 
 from mnist_lit.callbacks import MisclassifiedDigits, PredictionWriter
 from mnist_lit.data import MNISTDataModule
-from mnist_lit.errors import MnistLitError
+from mnist_lit.errors import MnistLitError, print_error
 from mnist_lit.model import MLPClassifier
 
 EVALUATION_SUBCOMMANDS = ("validate", "test", "predict")
@@ -92,8 +92,7 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
             args=args,
         )
     except MnistLitError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(print_error(err)) from None
     if cli.subcommand is not None and cli.trainer.interrupted:
         print("error: the run was interrupted before it finished.", file=sys.stderr)
         raise SystemExit(130)

@@ -12,19 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from mnist_lit.data import ensure_raw_files, load_split
-from mnist_lit.errors import MnistLitError
+from mnist_lit.errors import exits_on_user_error
 
 
+@exits_on_user_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--out-dir", default="npy")
     args = parser.parse_args(argv)
-    try:
-        ensure_raw_files(args.data_dir, download=False)
-    except MnistLitError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    ensure_raw_files(args.data_dir, download=False)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for split, train in (("train", True), ("test", False)):

@@ -11,7 +11,7 @@ import sys
 import torch
 
 from mnist_lit.data import ensure_raw_files, load_split, to_model_input
-from mnist_lit.errors import MnistLitError
+from mnist_lit.errors import exits_on_user_error
 from mnist_lit.plots import plot_digits
 
 
@@ -25,6 +25,7 @@ def describe(name: str, images: torch.Tensor, labels: torch.Tensor) -> str:
     )
 
 
+@exits_on_user_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data")
@@ -32,11 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=10, help="how many random training digits to show")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    try:
-        ensure_raw_files(args.data_dir, download=False)
-    except MnistLitError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    ensure_raw_files(args.data_dir, download=False)
     train_images, train_labels = load_split(args.data_dir, train=True)
     test_images, test_labels = load_split(args.data_dir, train=False)
     print(describe("train", train_images, train_labels))

@@ -11,19 +11,16 @@ import argparse
 import sys
 
 from mnist_lit.data import install_raw_files
-from mnist_lit.errors import MnistLitError
+from mnist_lit.errors import exits_on_user_error
 
 
+@exits_on_user_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", required=True, help="folder holding the four MNIST IDX files")
     parser.add_argument("--data-dir", default="data", help="data dir to fill (default: data)")
     args = parser.parse_args(argv)
-    try:
-        target = install_raw_files(args.source, args.data_dir)
-    except MnistLitError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    target = install_raw_files(args.source, args.data_dir)
     print(f"MNIST is ready in {target}")
     return 0
 

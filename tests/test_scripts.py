@@ -18,20 +18,34 @@ def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_inspect_and_export_on_laid_out_data(fake_data_dir: Path, tmp_path: Path) -> None:
-    # the scripts run in their own process, where the fake files' MD5s are unknown: import them in-process
+def import_scripts() -> tuple:
+    """The scripts as modules, so they run in-process, where the fake files' MD5s are trusted."""
     sys.path.insert(0, str(REPO / "scripts"))
     try:
         import export_npy
         import inspect_data
     finally:
         sys.path.remove(str(REPO / "scripts"))
+    return export_npy, inspect_data
+
+
+def test_inspect_and_export_on_laid_out_data(fake_data_dir: Path, tmp_path: Path) -> None:
+    export_npy, inspect_data = import_scripts()
     assert inspect_data.main(["--data-dir", str(fake_data_dir), "--out", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").stat().st_size > 0
     assert export_npy.main(["--data-dir", str(fake_data_dir), "--out-dir", str(tmp_path / "npy")]) == 0
     x_train, y_test = np.load(tmp_path / "npy" / "x_train.npy"), np.load(tmp_path / "npy" / "y_test.npy")
     assert x_train.shape == (600, 28, 28) and x_train.dtype == np.uint8
     assert y_test.shape == (200,)
+
+
+def test_inspect_and_export_without_data_say_how_to_get_it(tmp_path: Path, capsys) -> None:
+    export_npy, inspect_data = import_scripts()
+    assert inspect_data.main(["--data-dir", str(tmp_path)]) == 2
+    assert export_npy.main(["--data-dir", str(tmp_path), "--out-dir", str(tmp_path / "npy")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("scripts/prepare_data.py") == 2
+    assert not (tmp_path / "npy").exists()
 
 
 def test_prepare_data_refuses_a_folder_without_mnist(tmp_path: Path) -> None:
