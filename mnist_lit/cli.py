@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import lightning as L
+import torch
 from jsonargparse import Namespace
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from mnist_lit.callbacks import MisclassifiedDigits, PredictionWriter
 from mnist_lit.data import MNISTDataModule
@@ -19,6 +23,7 @@ LAST = "last"
 # callbacks that act only after `test` or `predict`; Lightning calls every callback's hooks on every
 # training step, idle or not (about 15 µs each here), so `fit` leaves them out
 EVALUATION_ONLY_CALLBACKS = (MisclassifiedDigits, PredictionWriter)
+SIGTERM_EXIT = 143
 
 
 def runs_root(trainer_config: Namespace) -> Path:
@@ -40,6 +45,47 @@ def find_last_checkpoint(root: Path) -> Path:
             "yet. Run `fit` with the same --config first, or pass the path of a .ckpt file."
         )
     return max(candidates, key=lambda path: path.stat().st_mtime)
+
+
+def read_checkpoint(path: str) -> dict:
+    """Load a checkpoint as plain data only (``weights_only=True``), or say why it cannot be used."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise MnistLitError(
+            f"--ckpt_path {path} is not a readable checkpoint ({reason[:200]}): it is truncated, damaged or not "
+            "a .ckpt file written by `fit`. Pass the checkpoints/last.ckpt of a finished run, or --ckpt_path last."
+        ) from err
+
+
+def check_architecture(checkpoint: dict, path: str, model_config: Namespace) -> None:
+    """Refuse a checkpoint whose network differs from the one the config builds, naming both."""
+    saved = checkpoint.get("hyper_parameters", {})
+    for key in ("hidden_sizes", "input_size", "num_classes"):
+        if key in saved and _as_list(saved[key]) != _as_list(model_config.get(key)):
+            raise MnistLitError(
+                f"--ckpt_path {path} holds a network with {key}={_as_list(saved[key])}, but the config asks for "
+                f"{key}={_as_list(model_config.get(key))}. Use the config the checkpoint was trained with (its "
+                "run folder has it as config.yaml), or a checkpoint of this config (--ckpt_path last)."
+            )
+
+
+def _as_list(value: object) -> list | object:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def check_writable(folder: Path) -> None:
+    """Fail at start-up, not after twenty epochs, when the run's folder cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise MnistLitError(
+            f"Cannot write the run's logs and checkpoints to {folder} ({err.strerror or err}). Choose a writable "
+            "folder with --trainer.logger.init_args.save_dir DIR (or --trainer.default_root_dir DIR)."
+        ) from err
 
 
 class MnistLitCLI(LightningCLI):
@@ -69,6 +115,9 @@ class MnistLitCLI(LightningCLI):
                 f"--ckpt_path {ckpt_path} does not exist. Pass the path of a .ckpt file written by `fit` "
                 f"(under the run's checkpoints/ folder), or --ckpt_path {LAST}."
             )
+        if config.ckpt_path is not None:
+            check_architecture(read_checkpoint(config.ckpt_path), config.ckpt_path, config.model)
+        check_writable(runs_root(config.trainer))
 
     def instantiate_trainer(self, **kwargs: object) -> L.Trainer:
         trainer = super().instantiate_trainer(**kwargs)
@@ -80,8 +129,8 @@ class MnistLitCLI(LightningCLI):
 def cli_main(args: ArgsType = None) -> MnistLitCLI:
     """Build and run the CLI; ``args`` (a list of strings) stands in for ``sys.argv[1:]`` in tests and notebooks.
 
-    A problem the user can fix ends in a one-paragraph message on stderr and ``SystemExit(2)``; a `fit`
-    stopped by Ctrl-C ends in ``SystemExit(130)``, so that ``fit && test`` does not go on.
+    A problem the user can fix ends in a one-paragraph message on stderr and ``SystemExit(2)``. A `fit`
+    stopped by Ctrl-C exits with status 1 (Lightning's), by SIGTERM with 143, so ``fit && test`` stops.
     """
     try:
         cli = MnistLitCLI(
@@ -93,9 +142,15 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
         )
     except MnistLitError as err:
         raise SystemExit(print_error(err)) from None
-    if cli.subcommand is not None and cli.trainer.interrupted:
-        print("error: the run was interrupted before it finished.", file=sys.stderr)
-        raise SystemExit(130)
+    except MisconfigurationException as err:  # Lightning's word on --trainer flags, e.g. a GPU that is not there
+        raise SystemExit(
+            print_error(MnistLitError(f"{err} Check the --trainer flags (accelerator, devices)."))
+        ) from None
+    except SIGTERMException:  # Lightning ends a terminated fit with a SystemExit whose status is 0
+        print(
+            f"error: stopped by SIGTERM. Resume from the last completed epoch with --ckpt_path {LAST}.", file=sys.stderr
+        )
+        raise SystemExit(SIGTERM_EXIT) from None
     return cli
 
 

@@ -74,6 +74,12 @@ class MLPClassifier(L.LightningModule):
         """Log the stage's epoch means as ``stage/loss`` and ``stage/acc``, then start afresh."""
         metrics = getattr(self, f"{stage}_metrics")
         values = metrics.compute()  # already summed across processes
+        if stage == "train" and not torch.isfinite(values["loss"]):
+            # raised before the checkpoint callback runs, so no NaN weights are saved
+            raise MnistLitError(
+                f"Training diverged: the mean loss of epoch {self.current_epoch} is {values['loss'].item()}. "
+                f"Lower the learning rate (--model.lr, now {self.hparams.lr}) and train again."
+            )
         self.log(f"{stage}/loss", values["loss"])
         self.log(f"{stage}/acc", values["acc"], prog_bar=stage != "train")
         metrics.reset()

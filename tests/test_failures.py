@@ -1,0 +1,98 @@
+"""Bad input through the real entry point: a one-paragraph message, exit status 2, nothing written changed."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_lit import cli_main
+from tests.test_cli import cli_args
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def fails(args: list[str], capsys: pytest.CaptureFixture) -> str:
+    """Run the CLI, expect exit status 2, return what it printed on stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.fixture
+def checkpoint(fake_data_dir: Path, tmp_path: Path) -> Path:
+    cli = cli_main(cli_args("fit", fake_data_dir, tmp_path / "logs", "--trainer.max_epochs", "1"))
+    return Path(cli.trainer.checkpoint_callback.last_model_path)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_unreadable_checkpoint(damage: str, checkpoint: Path, fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint" if damage == "garbage" else checkpoint.read_bytes()[:2000])
+    before = digest(fake_data_dir)
+    err = fails(cli_args("test", fake_data_dir, tmp_path / "logs", "--ckpt_path", str(bad)), capsys)
+    assert "bad.ckpt is not a readable checkpoint" in err
+    assert digest(fake_data_dir) == before
+
+
+def test_checkpoint_of_another_architecture(checkpoint: Path, fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    args = cli_args("test", fake_data_dir, tmp_path / "logs", "--ckpt_path", str(checkpoint), config="two_hidden.yaml")
+    err = fails(args, capsys)
+    assert "hidden_sizes=[64]" in err and "hidden_sizes=[64, 1024]" in err
+
+
+def test_unwritable_log_dir_fails_before_training(fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    err = fails(cli_args("fit", fake_data_dir, blocker / "logs"), capsys)
+    assert "Cannot write the run's logs" in err and "--trainer.logger.init_args.save_dir" in err
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_gpu_requested_without_one(fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    err = fails(cli_args("fit", fake_data_dir, tmp_path / "logs", "--trainer.accelerator", "gpu"), capsys)
+    assert "--trainer flags" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "words"),
+    [
+        ("--model.lr", "0", "--model.lr must be positive"),
+        ("--model.hidden_sizes", "[64, 0]", "positive layer widths"),
+        ("--data.batch_size", "0", "Batch sizes must be positive"),
+        ("--data.val_size", "60000", "--data.val_size must be from 0 to 59999"),
+    ],
+)
+def test_bad_configuration_is_refused(flag: str, value: str, words: str, fake_data_dir: Path, tmp_path, capsys) -> None:
+    assert words in fails(cli_args("fit", fake_data_dir, tmp_path / "logs", flag, value), capsys)
+    assert not list((tmp_path / "logs").rglob("*.ckpt"))
+
+
+def test_unknown_key_is_named(fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    assert "hidden_size" in fails(cli_args("fit", fake_data_dir, tmp_path / "logs", "--model.hidden_size", "64"), capsys)
+
+
+def test_diverging_run_stops_without_saving_nan_weights(fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    err = fails(cli_args("fit", fake_data_dir, tmp_path / "logs", "--model.lr", "1e30"), capsys)
+    assert "Training diverged" in err and "--model.lr" in err
+    assert not list((tmp_path / "logs").rglob("*.ckpt"))
+
+
+def test_same_seed_gives_identical_results(fake_data_dir: Path, tmp_path: Path) -> None:
+    def run(name: str) -> tuple[float, list[dict]]:
+        log_dir = tmp_path / name
+        cli_main(cli_args("fit", fake_data_dir, log_dir, "--trainer.max_epochs", "2"))
+        test = cli_main(cli_args("test", fake_data_dir, log_dir, "--ckpt_path", "last"))
+        rows = list(csv.DictReader((Path(test.trainer.log_dir) / "misclassified" / "misclassified.csv").open()))
+        return float(test.trainer.callback_metrics["test/loss"]), rows
+
+    assert run("first") == run("second")
