@@ -78,7 +78,9 @@ def test_bad_configuration_is_refused(flag: str, value: str, words: str, fake_da
 
 
 def test_unknown_key_is_named(fake_data_dir: Path, tmp_path: Path, capsys) -> None:
-    assert "hidden_size" in fails(cli_args("fit", fake_data_dir, tmp_path / "logs", "--model.hidden_size", "64"), capsys)
+    assert "hidden_size" in fails(
+        cli_args("fit", fake_data_dir, tmp_path / "logs", "--model.hidden_size", "64"), capsys
+    )
 
 
 def test_diverging_run_stops_without_saving_nan_weights(fake_data_dir: Path, tmp_path: Path, capsys) -> None:

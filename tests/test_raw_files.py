@@ -3,6 +3,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from pathlib import Path
+from urllib.error import URLError
 
 import pytest
 
@@ -70,12 +71,13 @@ def test_ensure_without_files_and_download_off_says_what_to_run(tmp_path: Path) 
 
 
 def test_ensure_reports_a_failed_download_clearly(tmp_path: Path, monkeypatch) -> None:
-    def no_network(*args, **kwargs):
-        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: network unreachable")
+    def no_network(url: str, **kwargs) -> None:
+        raise URLError("network unreachable")
 
-    monkeypatch.setattr(raw_files, "MNIST", no_network)
-    with pytest.raises(MnistLitError, match=r"downloading it failed \(Error downloading.*prepare_data.py"):
+    monkeypatch.setattr(raw_files, "download_url", no_network)
+    with pytest.raises(MnistLitError, match=r"downloading train-images-idx3-ubyte failed \(https://.*unreachable"):
         ensure_raw_files(tmp_path, download=True)
+    assert not list(raw_dir(tmp_path).glob("*-ubyte*"))  # nothing half-downloaded left to trust
 
 
 def test_ensure_rejects_a_corrupted_uncompressed_file(fake_data_dir: Path) -> None:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import socket
 import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.error import URLError
 
+from filelock import FileLock
 from torchvision.datasets import MNIST
+from torchvision.datasets.utils import download_url
 
 from mnist_lit.errors import MnistLitError
 
@@ -26,6 +29,11 @@ EXPECTED_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
+# torchvision's mirrors, tried in order, and the MD5s of its original .gz files
+MIRRORS = list(MNIST.mirrors)
+GZ_MD5 = {filename.removesuffix(".gz"): md5 for filename, md5 in MNIST.resources}
+# seconds a read may stall before the download gives up on a mirror and tries the next
+READ_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
 
 
@@ -119,16 +127,42 @@ def install_raw_files(source_dir: str | Path, data_dir: str | Path) -> Path:
     return target_dir
 
 
-def _download(data_dir: Path, missing: list[str]) -> None:
+def _download_file(name: str, target_dir: Path) -> None:
+    """Fetch ``name.gz`` from the first mirror that serves it intact, and write ``name`` atomically.
+
+    A mirror that stalls times out on a read; an error page saved under the ``.gz`` name fails the MD5
+    check; either way the next mirror is tried and nothing partial is left behind.
+    """
+    errors = []
+    with tempfile.TemporaryDirectory(dir=target_dir, prefix=".download.") as tmp:
+        for mirror in MIRRORS:
+            url = f"{mirror}{name}.gz"
+            try:
+                download_url(url, root=tmp, filename=f"{name}.gz", md5=GZ_MD5[name])
+                _write_verified(Path(tmp) / f"{name}.gz", target_dir / name, name)
+                return
+            except (RuntimeError, URLError, OSError, MnistLitError) as err:
+                errors.append(f"{url}: {(str(err).strip().splitlines() or [type(err).__name__])[0]}")
+                (Path(tmp) / f"{name}.gz").unlink(missing_ok=True)
+    raise MnistLitError(
+        f"MNIST is not in {target_dir} and downloading {name} failed ({'; '.join(errors)}). Put the four IDX "
+        f"files there, for example with `python scripts/prepare_data.py --source DIR --data-dir "
+        f"{target_dir.parent.parent}`, or run again where the internet is reachable."
+    )
+
+
+def _download(target_dir: Path) -> None:
+    """Download what is missing, once, even when several processes prepare the same folder at once."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(READ_TIMEOUT_S)
     try:
-        MNIST(data_dir, train=True, download=True)
-    except (RuntimeError, URLError, OSError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise MnistLitError(
-            f"MNIST is not in {raw_dir(data_dir)} (missing: {', '.join(missing)}) and downloading it failed "
-            f"({first_line}). Put the four IDX files there, for example with `python scripts/prepare_data.py "
-            f"--source DIR --data-dir {data_dir}`, or run again where the internet is reachable."
-        ) from err
+        with FileLock(target_dir / ".download.lock"):
+            for name in EXPECTED_MD5:
+                if not (target_dir / name).is_file():  # another process may have fetched it meanwhile
+                    _download_file(name, target_dir)
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
 
 
 def ensure_raw_files(data_dir: str | Path, download: bool = True) -> Path:
@@ -155,7 +189,7 @@ def ensure_raw_files(data_dir: str | Path, download: bool = True) -> Path:
                 f"MNIST is not in {target_dir} (missing: {', '.join(missing)}) and downloading is off. Put the "
                 f"four IDX files there with `python scripts/prepare_data.py --source DIR --data-dir {data_dir}`."
             )
-        _download(data_dir, missing)
+        _download(target_dir)
         for name in EXPECTED_MD5:
             verify_file(target_dir / name, name)
     return target_dir

@@ -1,0 +1,61 @@
+"""A real `fit` process stopped mid-epoch, then resumed: it finishes with what an uninterrupted run gives."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_lit import cli_main
+from mnist_lit.data import raw_files
+from tests.conftest import REPO, write_fake_mnist
+from tests.test_cli import cli_args
+
+# the child process must trust the generated files' MD5s, as the fixtures do in-process
+RUNNER = (
+    "import json, sys; from mnist_lit.data import raw_files; "
+    "raw_files.EXPECTED_MD5.update(json.loads(sys.argv[1])); from mnist_lit import cli_main; cli_main(sys.argv[2:])"
+)
+EPOCHS = "3"
+
+
+def final_weights(log_dir: Path) -> tuple[dict, int]:
+    newest = max(log_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
+    checkpoint = torch.load(newest, weights_only=True)
+    return checkpoint["state_dict"], checkpoint["global_step"]
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 1), (signal.SIGTERM, 143)])
+def test_interrupted_fit_resumes_to_the_uninterrupted_result(signum, status, tmp_path: Path, monkeypatch) -> None:
+    data_dir = tmp_path / "data"
+    md5s = write_fake_mnist(raw_files.raw_dir(data_dir), n_train=20_000)  # about a second per epoch
+    monkeypatch.setattr(raw_files, "EXPECTED_MD5", md5s)
+
+    cli_main(cli_args("fit", data_dir, tmp_path / "whole", "--trainer.max_epochs", EPOCHS))
+    expected, expected_steps = final_weights(tmp_path / "whole")
+
+    stopped = tmp_path / "stopped"
+    args = cli_args("fit", data_dir, stopped, "--trainer.max_epochs", EPOCHS)
+    child = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(md5s), *args], cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(stopped.rglob("last.ckpt")) and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the second epoch
+    child.send_signal(signum)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == status, err[-2000:]
+    _, steps_at_stop = final_weights(stopped)
+    assert 0 < steps_at_stop < expected_steps  # stopped part-way, with a usable checkpoint
+
+    resumed = cli_main(cli_args("fit", data_dir, stopped, "--trainer.max_epochs", EPOCHS, "--ckpt_path", "last"))
+    assert resumed.trainer.current_epoch == int(EPOCHS)
+    weights, steps = final_weights(stopped)
+    assert steps == expected_steps
+    assert all(torch.equal(weights[key], expected[key]) for key in expected)  # exactly, on CPU
