@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
+import struct
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,45 @@ def test_same_seed_gives_identical_results(fake_data_dir: Path, tmp_path: Path) 
         return float(test.trainer.callback_metrics["test/loss"]), rows
 
     assert run("first") == run("second")
+
+
+def damage_data(raw: Path, case: str) -> None:
+    images, labels = raw / "train-images-idx3-ubyte", raw / "train-labels-idx1-ubyte"
+    if case == "absent":
+        for path in raw.iterdir():
+            path.unlink()
+    elif case == "truncated gz":
+        content = images.read_bytes()
+        images.unlink()
+        (raw / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(content)[:500])
+    elif case == "wrong size":
+        images.write_bytes(images.read_bytes()[:-784])
+    elif case == "wrong magic":
+        content = bytearray(images.read_bytes())
+        content[3] = 0x01
+        images.write_bytes(bytes(content))
+    elif case == "label count":
+        content = labels.read_bytes()
+        labels.write_bytes(content[:4] + struct.pack(">I", 599) + content[8:-1])
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("absent", "scripts/prepare_data.py --source DIR"),
+        ("truncated gz", "train-images-idx3-ubyte.gz is not a complete gzip file"),
+        ("wrong size", "train-images-idx3-ubyte does not hold the MNIST file"),
+        ("wrong magic", "train-images-idx3-ubyte does not hold the MNIST file"),
+        ("label count", "train-labels-idx1-ubyte does not hold the MNIST file"),
+    ],
+)
+def test_bad_data_is_named_and_left_alone(case: str, words: str, fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    raw = fake_data_dir / "MNIST" / "raw"
+    damage_data(raw, case)
+    before = digest(fake_data_dir)
+    err = fails(cli_args("fit", fake_data_dir, tmp_path / "logs"), capsys)
+    assert words in err
+    if case in ("wrong size", "wrong magic", "label count"):
+        assert "expected" in err and "is " in err  # the MD5 expected and the one found
+    assert digest(fake_data_dir) == before
+    assert not list((tmp_path / "logs").rglob("*.ckpt"))
