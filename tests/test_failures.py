@@ -142,3 +142,16 @@ def test_bad_data_is_named_and_left_alone(case: str, words: str, fake_data_dir: 
         assert "expected" in err and "is " in err  # the MD5 expected and the one found
     assert digest(fake_data_dir) == before
     assert not list((tmp_path / "logs").rglob("*.ckpt"))
+
+
+def test_nearly_untrained_model_lists_every_error(fake_data_dir: Path, tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    few_steps = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--model.lr", "1e-9"]
+    cli_main(cli_args("fit", fake_data_dir, log_dir, *few_steps))
+    test = cli_main(cli_args("test", fake_data_dir, log_dir, "--ckpt_path", "last"))
+    errors = round((1 - float(test.trainer.callback_metrics["test/acc"])) * 200)
+    assert errors > 100  # most of the 200 test digits
+    rows = (Path(test.trainer.log_dir) / "misclassified" / "misclassified.csv").read_text().splitlines()
+    assert len(rows) == errors + 1
+    callback = next(c for c in test.trainer.callbacks if type(c).__name__ == "MisclassifiedDigits")
+    assert len(callback._images) == callback.max_images == 25  # the picture is capped, the table is not
