@@ -1,4 +1,4 @@
-"""Shared fixtures: small generated MNIST-format data, never the network."""
+"""Shared fixtures and CLI helpers: small generated MNIST-format data, never the network."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
+from mnist_lit import cli_main
 from mnist_lit.data import raw_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +54,16 @@ def write_fake_mnist(folder: Path, n_train: int = 600, n_test: int = 200, gz: bo
     return {name: hashlib.md5(content).hexdigest() for name, content in contents.items()}
 
 
+def drawn_seven(width: int = 300, height: int = 240, scale: float = 1.0, offset=(40, 30)) -> Image.Image:
+    """A thick dark '7' (60 wide, 120 tall at scale 1) on white paper, away from the centre."""
+    picture = Image.new("L", (width, height), 255)
+    x, y = offset
+    s = scale
+    draw = ImageDraw.Draw(picture)
+    draw.line([(x, y), (x + 60 * s, y), (x + 20 * s, y + 120 * s)], fill=0, width=max(1, round(12 * s)))
+    return picture
+
+
 @pytest.fixture
 def fake_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A read-only-style source folder of gzipped fake MNIST files, trusted by their MD5s."""
@@ -68,8 +80,40 @@ def fake_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data_dir
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_mnist() -> Path:
     if not (REAL_MNIST / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"the real MNIST files are not in {REAL_MNIST}; integration tests need them")
     return REAL_MNIST
+
+
+def cli_args(subcommand: str, data_dir: Path, log_dir: Path, *extra: str, config: str = "one_hidden.yaml") -> list[str]:
+    return [
+        subcommand,
+        "--config", str(CONFIGS / config),
+        "--data.data_dir", str(data_dir),
+        "--data.download", "false",
+        "--trainer.logger.init_args.save_dir", str(log_dir),
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def trained(fake_data_dir: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Two epochs of the one-hidden model on the generated data; returns (data dir, log dir, last.ckpt)."""
+    log_dir = tmp_path / "logs"
+    cli = cli_main(cli_args("fit", fake_data_dir, log_dir, "--trainer.max_epochs", "2"))
+    checkpoint = Path(cli.trainer.checkpoint_callback.last_model_path)
+    assert checkpoint.name == "last.ckpt" and checkpoint.is_file()
+    assert checkpoint.parent.parent == Path(cli.trainer.log_dir)  # checkpoints live in the run's log dir
+    return fake_data_dir, log_dir, checkpoint
+
+
+def fails(args: list[str], capsys: pytest.CaptureFixture) -> str:
+    """Run the CLI, expect exit status 2, return what it printed on stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err

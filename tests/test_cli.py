@@ -11,29 +11,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_lit import cli_main
-from tests.conftest import CONFIGS, REPO
-
-
-def cli_args(subcommand: str, data_dir: Path, log_dir: Path, *extra: str, config: str = "one_hidden.yaml") -> list[str]:
-    return [
-        subcommand,
-        "--config", str(CONFIGS / config),
-        "--data.data_dir", str(data_dir),
-        "--data.download", "false",
-        "--trainer.logger.init_args.save_dir", str(log_dir),
-        *extra,
-    ]  # fmt: skip
-
-
-@pytest.fixture
-def trained(fake_data_dir: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
-    """Two epochs of the one-hidden model on the generated data; returns (data dir, log dir, last.ckpt)."""
-    log_dir = tmp_path / "logs"
-    cli = cli_main(cli_args("fit", fake_data_dir, log_dir, "--trainer.max_epochs", "2"))
-    checkpoint = Path(cli.trainer.checkpoint_callback.last_model_path)
-    assert checkpoint.name == "last.ckpt" and checkpoint.is_file()
-    assert checkpoint.parent.parent == Path(cli.trainer.log_dir)  # checkpoints live in the run's log dir
-    return fake_data_dir, log_dir, checkpoint
+from tests.conftest import CONFIGS, REPO, cli_args
 
 
 def test_fit_fast_dev_run(fake_data_dir: Path, tmp_path: Path) -> None:
@@ -81,8 +59,9 @@ def test_predict_writes_predictions(trained: tuple[Path, Path, Path]) -> None:
     data_dir, log_dir, checkpoint = trained
     cli = cli_main(cli_args("predict", data_dir, log_dir, "--ckpt_path", str(checkpoint)))
     rows = list(csv.DictReader((Path(cli.trainer.log_dir) / "predictions.csv").open()))
-    assert len(rows) == 200
+    assert [row["file"] for row in rows] == [f"test[{i}]" for i in range(200)]  # the test set, in order
     assert {row["pred"] for row in rows} <= {str(d) for d in range(10)}
+    assert all(row["error"] == "" for row in rows)
 
 
 def test_validate_uses_a_held_out_split(trained: tuple[Path, Path, Path]) -> None:

@@ -12,21 +12,11 @@ import pytest
 import torch
 
 from mnist_lit import cli_main
-from tests.test_cli import cli_args
+from tests.conftest import cli_args, fails
 
 
 def digest(folder: Path) -> dict[str, str]:
     return {str(p): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def fails(args: list[str], capsys: pytest.CaptureFixture) -> str:
-    """Run the CLI, expect exit status 2, return what it printed on stderr."""
-    with pytest.raises(SystemExit) as exit_info:
-        cli_main(args)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err
 
 
 @pytest.fixture
