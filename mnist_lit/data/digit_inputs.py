@@ -1,0 +1,193 @@
+"""What `predict` reads: image files, folders of them, ``.npy`` arrays and IDX files, as MNIST digits.
+
+Pictures (a user's photos and scans) go through :func:`mnist_style`; arrays and IDX files are taken
+to hold MNIST-format digits already (28×28, white ink on black), as ``scripts/export_npy.py`` writes.
+An image that cannot be read keeps its error in place of a prediction and the others carry on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from mnist_lit.data.preprocess import MNIST_SIDE, mnist_style
+from mnist_lit.errors import MnistLitError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IDX_UINT8_MAGIC = (b"\x00\x00\x08\x03", b"\x00\x00\x08\x02")  # three-dimensional (N×28×28) or N×784
+# what Pillow raises for files that are not images, are empty or truncated, or are absurdly large
+IMAGE_READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError)
+
+
+@dataclass(frozen=True)
+class DigitInputs:
+    """Named digits to classify, in input order.
+
+    ``images`` holds the readable ones (``[R, 28, 28]``, floats in [0, 1]); ``positions`` says which
+    name each belongs to, and ``errors`` why the others could not be read.
+    """
+
+    names: list[str]
+    images: Tensor
+    positions: Tensor
+    errors: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def concat(cls, parts: Sequence[DigitInputs]) -> DigitInputs:
+        """One input list from several, positions and errors renumbered."""
+        names, positions, errors = [], [], {}
+        for part in parts:
+            positions.append(part.positions + len(names))
+            errors.update({len(names) + position: error for position, error in part.errors.items()})
+            names += part.names
+        return cls(names, torch.cat([part.images for part in parts]), torch.cat(positions), errors)
+
+
+def from_array(array: np.ndarray | Tensor, name: str = "array") -> DigitInputs:
+    """MNIST-format digits: ``[28, 28]``, ``[N, 28, 28]`` or ``[N, 784]``, pixels 0-255 or floats in [0, 1]."""
+    pixels = array if isinstance(array, Tensor) else torch.from_numpy(np.array(array))
+    if pixels.ndim == 2 and pixels.shape == (MNIST_SIDE, MNIST_SIDE):
+        pixels = pixels[None]
+    if pixels.ndim == 2 and pixels.shape[1] == MNIST_SIDE * MNIST_SIDE:
+        pixels = pixels.reshape(-1, MNIST_SIDE, MNIST_SIDE)
+    if pixels.ndim != 3 or pixels.shape[1:] != (MNIST_SIDE, MNIST_SIDE) or not len(pixels):
+        raise MnistLitError(
+            f"{name} holds an array of shape {tuple(pixels.shape)}, but MNIST-format digits are 28×28: "
+            "[28, 28], [N, 28, 28] or [N, 784]. Save the digits in one of those shapes, or pass the pictures "
+            "as image files (PNG, JPEG, ...), which are cropped and scaled as MNIST's digits were."
+        )
+    low, high = float(pixels.min()), float(pixels.max())
+    if low < 0 or high > 255 or not np.isfinite(high):
+        raise MnistLitError(
+            f"{name} has pixel values from {low} to {high}; MNIST-format digits have pixels 0-255, or floats in "
+            "[0, 1]. Rescale the array into one of those ranges."
+        )
+    # floats at most 1 are taken as already scaled, as the model's own inputs are
+    pixels = pixels.float() / (1 if pixels.is_floating_point() and high <= 1 else 255)
+    names = [f"{name}[{i}]" for i in range(len(pixels))]
+    return DigitInputs(names, pixels, torch.arange(len(pixels)))
+
+
+def from_pictures(pictures: Sequence[Image.Image], names: Sequence[str] | None = None) -> DigitInputs:
+    """Pictures of single digits (Pillow images), each made MNIST-style; one that fails keeps its error."""
+    names = list(names) if names is not None else [f"picture[{i}]" for i in range(len(pictures))]
+    return _mnist_style_each(pictures, names, load=lambda picture: picture)
+
+
+def from_image_files(paths: Sequence[Path]) -> DigitInputs:
+    """Image files of single digits; a file that is not a readable image gets an error instead."""
+    return _mnist_style_each(paths, [str(path) for path in paths], load=open_image)
+
+
+def _mnist_style_each(items: Sequence, names: list[str], load: Callable[[Any], Image.Image]) -> DigitInputs:
+    """Load and preprocess one item at a time: a folder of full-size photos would not fit in memory at once."""
+    images, positions, errors = [], [], {}
+    for position, item in enumerate(items):
+        try:
+            images.append(mnist_style(load(item)))
+            positions.append(position)
+        except MnistLitError as err:
+            errors[position] = str(err)
+    stacked = torch.stack(images) if images else torch.empty(0, MNIST_SIDE, MNIST_SIDE)
+    return DigitInputs(names, stacked, torch.tensor(positions, dtype=torch.int64), errors)
+
+
+def open_image(path: Path) -> Image.Image:
+    """Read an image file whole, or say in a few words why it is not one."""
+    if path.stat().st_size == 0:
+        raise MnistLitError("cannot read it as an image: the file is empty")
+    try:
+        with Image.open(path) as picture:
+            picture.load()  # Pillow reads lazily: a truncated file shows only here
+            return picture
+    except IMAGE_READ_ERRORS as err:
+        raise MnistLitError(f"cannot read it as an image ({_reason(err)})") from err
+
+
+def _reason(err: Exception) -> str:
+    return (str(err).strip() or type(err).__name__)[:200]
+
+
+def image_files_in(folder: Path) -> list[Path]:
+    """The folder's image files (by suffix, subfolders included), in name order; says what it skips."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
+    images = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
+    others = [str(path.relative_to(folder)) for path in files if path.suffix.lower() not in IMAGE_SUFFIXES]
+    if not images:
+        raise MnistLitError(
+            f"{folder} holds no image files (looked for {', '.join(IMAGE_SUFFIXES)}, subfolders included). "
+            "Point --data.predict_path at a folder of pictures of digits, one digit per picture, or at one file."
+        )
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        rank_zero_info(f"Skipped {len(others)} file(s) in {folder} that are not images by their suffix: {shown}")
+    return images
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file of uint8 digits (as MNIST's ``t10k-images-idx3-ubyte``), gzipped or not."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        if raw[:4] not in IDX_UINT8_MAGIC:
+            raise ValueError("its first four bytes are not the magic number of uint8 IDX images")
+        shape = struct.unpack(f">{raw[3]}I", raw[4 : 4 + 4 * raw[3]])
+        pixels = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * raw[3])
+        if pixels.size != math.prod(shape):
+            raise ValueError(f"its header announces {shape} pixels but {pixels.size} follow")
+        return pixels.reshape(shape)
+    except (OSError, ValueError, EOFError, struct.error) as err:
+        raise MnistLitError(
+            f"{path} is not a readable IDX file of digits ({_reason(err)}). Pass an MNIST-format images file "
+            "such as t10k-images-idx3-ubyte(.gz), an .npy array, or image files."
+        ) from err
+
+
+def read_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise MnistLitError(
+            f"{path} is not a readable .npy array ({_reason(err)}). Save the digits with numpy.save as an array "
+            "of shape [N, 28, 28]."
+        ) from err
+
+
+def is_idx(path: Path) -> bool:
+    if path.suffix == ".gz":
+        return True
+    with open(path, "rb") as stream:
+        return stream.read(4) in IDX_UINT8_MAGIC
+
+
+def read_path(path: Path) -> DigitInputs:
+    """The digits in one path: a folder of images, an ``.npy`` array, an IDX file or one image file."""
+    if not path.exists():
+        raise MnistLitError(
+            f"{path} does not exist. Pass an image file, a folder of images, an .npy array or an IDX file."
+        )
+    if path.is_dir():
+        return from_image_files(image_files_in(path))
+    if path.suffix.lower() == ".npy":
+        return from_array(read_npy(path), str(path))
+    if path.suffix.lower() not in IMAGE_SUFFIXES and is_idx(path):
+        return from_array(read_idx(path), str(path))
+    return from_image_files([path])
+
+
+def read_digits(sources: str | Path | Iterable[str | Path]) -> DigitInputs:
+    """Every digit in one path or several: image files, folders of them, ``.npy`` arrays, IDX files."""
+    paths = [Path(sources)] if isinstance(sources, (str, Path)) else [Path(source) for source in sources]
+    if not paths:
+        raise MnistLitError("No inputs were given to classify. Pass image files, folders, .npy or IDX files.")
+    return DigitInputs.concat([read_path(path) for path in paths])
