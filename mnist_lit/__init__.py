@@ -3,14 +3,18 @@
 The public API::
 
     from mnist_lit import MNISTDataModule, MLPClassifier, MisclassifiedDigits, PredictionWriter, cli_main
+    from mnist_lit import classify, load_classifier, mnist_style   # a trained model on your own digits
 """
 
 from mnist_lit.callbacks import EpochTimer, MisclassifiedDigits, PredictionWriter
+from mnist_lit.checkpoint import load_classifier
 from mnist_lit.cli import cli_main
-from mnist_lit.data import MNISTDataModule
+from mnist_lit.data import MNISTDataModule, mnist_style
 from mnist_lit.errors import MnistLitError
 from mnist_lit.model import MLPClassifier
 from mnist_lit.network import MLP
+from mnist_lit.predictions import Prediction
+from mnist_lit.recognize import classify
 
 __all__ = [
     "MLP",
@@ -19,6 +23,10 @@ __all__ = [
     "MNISTDataModule",
     "MisclassifiedDigits",
     "MnistLitError",
+    "Prediction",
     "PredictionWriter",
+    "classify",
     "cli_main",
+    "load_classifier",
+    "mnist_style",
 ]

@@ -7,13 +7,13 @@ import tempfile
 from pathlib import Path
 
 import lightning as L
-import torch
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from mnist_lit.callbacks import MisclassifiedDigits, PredictionWriter
+from mnist_lit.checkpoint import read_checkpoint
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.errors import MnistLitError, print_error
 from mnist_lit.model import MLPClassifier
@@ -24,6 +24,8 @@ LAST = "last"
 # training step, idle or not (about 15 µs each here), so `fit` leaves them out
 EVALUATION_ONLY_CALLBACKS = (MisclassifiedDigits, PredictionWriter)
 SIGTERM_EXIT = 143
+# `predict` wrote its table, but some inputs could not be read: their rows say why
+SOME_INPUTS_UNREAD_EXIT = 3
 
 
 def runs_root(trainer_config: Namespace) -> Path:
@@ -45,18 +47,6 @@ def find_last_checkpoint(root: Path) -> Path:
             "yet. Run `fit` with the same --config first, or pass the path of a .ckpt file."
         )
     return max(candidates, key=lambda path: path.stat().st_mtime)
-
-
-def read_checkpoint(path: str) -> dict:
-    """Load a checkpoint as plain data only (``weights_only=True``), or say why it cannot be used."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise MnistLitError(
-            f"--ckpt_path {path} is not a readable checkpoint ({reason[:200]}): it is truncated, damaged or not "
-            "a .ckpt file written by `fit`. Pass the checkpoints/last.ckpt of a finished run, or --ckpt_path last."
-        ) from err
 
 
 def check_architecture(checkpoint: dict, path: str, model_config: Namespace) -> None:
@@ -95,12 +85,21 @@ class MnistLitCLI(LightningCLI):
     ``--ckpt_path last`` stands for the newest ``last.ckpt`` of the config's runs.
     """
 
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        help_text = "predict: the CSV file to write, instead of predictions.csv in the run's log dir"
+        parser.add_argument("--output", type=str | None, default=None, help=help_text)
+
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         if subcommand is None:
             return
         config = self.config[subcommand]
+        if config.get("output") is not None and subcommand != "predict":
+            raise MnistLitError(
+                f"--output names where `predict` writes predictions.csv; `{subcommand}` writes into the run's log "
+                "dir. Drop --output, or set the log dir with --trainer.logger.init_args.save_dir DIR."
+            )
         ckpt_path = config.get("ckpt_path")
         if ckpt_path is None and subcommand in EVALUATION_SUBCOMMANDS:
             raise MnistLitError(
@@ -123,6 +122,13 @@ class MnistLitCLI(LightningCLI):
         trainer = super().instantiate_trainer(**kwargs)
         if self.subcommand == "fit":
             trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, EVALUATION_ONLY_CALLBACKS)]
+        if self.subcommand == "predict":
+            writers = [c for c in trainer.callbacks if isinstance(c, PredictionWriter)]
+            if not writers:  # a config without one would compute the answers and throw them away
+                writers = [PredictionWriter()]
+                trainer.callbacks.append(writers[0])
+            for writer in writers:
+                writer.output = self.config.predict.get("output") or writer.output
         return trainer
 
 
@@ -130,7 +136,8 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
     """Build and run the CLI; ``args`` (a list of strings) stands in for ``sys.argv[1:]`` in tests and notebooks.
 
     A problem the user can fix ends in a one-paragraph message on stderr and ``SystemExit(2)``. A `fit`
-    stopped by Ctrl-C exits with status 1 (Lightning's), by SIGTERM with 143, so ``fit && test`` stops.
+    stopped by Ctrl-C exits with status 1 (Lightning's), by SIGTERM with 143, so ``fit && test`` stops. A
+    `predict` whose inputs could not all be read writes every row it can, then exits with status 3.
     """
     try:
         cli = MnistLitCLI(
@@ -151,6 +158,14 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
             f"error: stopped by SIGTERM. Resume from the last completed epoch with --ckpt_path {LAST}.", file=sys.stderr
         )
         raise SystemExit(SIGTERM_EXIT) from None
+    unread = cli.datamodule.predict_inputs.errors if cli.subcommand == "predict" else {}
+    if unread:
+        print(
+            f"error: {len(unread)} of {len(cli.datamodule.predict_inputs.names)} inputs could not be read; their "
+            "rows in the predictions CSV say why (not an image, empty, truncated or blank). The others were predicted.",
+            file=sys.stderr,
+        )
+        raise SystemExit(SOME_INPUTS_UNREAD_EXIT)
     return cli
 
 

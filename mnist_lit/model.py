@@ -108,8 +108,9 @@ class MLPClassifier(L.LightningModule):
         return {"logits": self._shared_step(batch, "test")[1]}
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        probs = self(batch[0]).softmax(dim=1)
-        return {"pred": probs.argmax(dim=1), "probs": probs}
+        """Class probabilities of ``(images, positions)``; the positions say which inputs they answer."""
+        images, positions = batch
+        return {"positions": positions, "probs": self(images).softmax(dim=1)}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # the fused kernel does the whole Adam update in one pass: on a net this small it is most of the step

@@ -29,12 +29,12 @@ def test_bad_hyperparameters_are_refused(kwargs: dict, words: str) -> None:
         MLPClassifier(**kwargs)
 
 
-def test_predict_step_returns_class_and_probabilities() -> None:
+def test_predict_step_returns_positions_and_probabilities() -> None:
     model = MLPClassifier()
-    out = model.predict_step((torch.rand(4, 784), torch.zeros(4, dtype=torch.long)), 0)
-    assert out["pred"].shape == (4,)
+    out = model.predict_step((torch.rand(4, 784), torch.tensor([3, 5, 6, 9])), 0)
+    assert out["positions"].tolist() == [3, 5, 6, 9]  # which inputs the rows answer, passed through
+    assert out["probs"].shape == (4, 10)
     assert torch.allclose(out["probs"].sum(dim=1), torch.ones(4))
-    assert torch.equal(out["pred"], out["probs"].argmax(dim=1))
 
 
 def test_checkpoint_reloads_with_weights_only(tmp_path: Path) -> None:

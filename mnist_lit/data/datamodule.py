@@ -10,6 +10,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 from torchvision.datasets import MNIST
 
+from mnist_lit.data.digit_inputs import DigitInputs, from_array, read_digits
 from mnist_lit.data.loader import TensorBatchLoader
 from mnist_lit.data.raw_files import ensure_raw_files
 from mnist_lit.errors import MnistLitError
@@ -38,6 +39,8 @@ class MNISTDataModule(L.LightningDataModule):
         val_size: Training images held out for validation (0 trains on all 60,000, as the textbook does).
         split_seed: Seed of the random choice of the validation images.
         download: Whether missing files may be downloaded; files already present are always verified.
+        predict_path: What `predict` classifies: an image file, a folder of images, an ``.npy`` array or an
+            IDX file (see :func:`mnist_lit.data.read_digits`); the test set when not given.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class MNISTDataModule(L.LightningDataModule):
         val_size: int = 0,
         split_seed: int = 42,
         download: bool = True,
+        predict_path: str | None = None,
     ) -> None:
         super().__init__()
         if batch_size <= 0 or eval_batch_size <= 0:
@@ -62,24 +66,46 @@ class MNISTDataModule(L.LightningDataModule):
             )
         self.save_hyperparameters()
         self.splits: dict[str, tuple[Tensor, Tensor]] = {}
+        self.predict_inputs: DigitInputs | None = None
 
     def prepare_data(self) -> None:
-        ensure_raw_files(self.hparams.data_dir, download=self.hparams.download)
+        predicting = self.trainer is not None and self.trainer.state.fn == TrainerFn.PREDICTING
+        if not (predicting and self.hparams.predict_path):  # classifying the user's files needs no MNIST
+            ensure_raw_files(self.hparams.data_dir, download=self.hparams.download)
 
     def setup(self, stage: str) -> None:
         if stage in ("fit", "validate") and "train" not in self.splits:
             images, labels = load_split(self.hparams.data_dir, train=True)
             order = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.hparams.split_seed))
             val_idx, train_idx = order[: self.hparams.val_size], order[self.hparams.val_size :]
-            self.splits["train"] = self._to_device(images[train_idx], labels[train_idx])
-            self.splits["val"] = self._to_device(images[val_idx], labels[val_idx])
-        if stage in ("test", "predict") and "test" not in self.splits:
-            self.splits["test"] = self._to_device(*load_split(self.hparams.data_dir, train=False))
+            # transformed once, here: every batch is then a slice
+            self.splits["train"] = self._on_device(to_model_input(images[train_idx]), labels[train_idx])
+            self.splits["val"] = self._on_device(to_model_input(images[val_idx]), labels[val_idx])
+        if stage == "test" and "test" not in self.splits:
+            images, labels = load_split(self.hparams.data_dir, train=False)
+            self.splits["test"] = self._on_device(to_model_input(images), labels)
+        if stage == "predict":
+            self.predict_inputs = self._read_predict_inputs()
 
-    def _to_device(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-        """Transform once and move once: every batch is then a slice of a tensor already in place."""
+    def _read_predict_inputs(self) -> DigitInputs:
+        if self.hparams.predict_path is None:
+            images = load_split(self.hparams.data_dir, train=False)[0]
+            inputs = from_array(images, "test")
+        else:
+            inputs = read_digits(self.hparams.predict_path)
+        if not len(inputs.images):
+            reasons = "; ".join(f"{inputs.names[i]}: {error}" for i, error in list(inputs.errors.items())[:3])
+            raise MnistLitError(
+                f"None of the {len(inputs.names)} inputs in {self.hparams.predict_path} could be read, so nothing "
+                f"was predicted ({reasons}). Pass pictures of digits (PNG, JPEG, BMP, ...), an .npy array or an "
+                "IDX file."
+            )
+        return inputs
+
+    def _on_device(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """Move once: every batch is then a slice of a tensor already in place."""
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        return to_model_input(images).to(device), labels.to(device)
+        return images.to(device), labels.to(device)
 
     def transfer_batch_to_device(
         self, batch: tuple[Tensor, Tensor], device: torch.device, dataloader_idx: int
@@ -107,4 +133,6 @@ class MNISTDataModule(L.LightningDataModule):
         return TensorBatchLoader(*self.splits["test"], self.hparams.eval_batch_size)
 
     def predict_dataloader(self) -> TensorBatchLoader:
-        return self.test_dataloader()
+        """Batches of ``(images, positions)``: which input each image is, for the prediction writer."""
+        images, positions = self._on_device(self.predict_inputs.images, self.predict_inputs.positions)
+        return TensorBatchLoader(images.flatten(1), positions, self.hparams.eval_batch_size)

@@ -1,0 +1,79 @@
+"""The answers of `predict` and of :func:`mnist_lit.classify`: one record per input, as a table or CSV."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import Tensor
+
+TOP_K = 3
+CSV_HEADER = ("file", "pred", "confidence", "top2", "top2_prob", "top3", "top3_prob", "error")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One input's answer: its most probable classes, best first, or why it could not be read.
+
+    Attributes:
+        name: The input: a file path, or ``source[i]`` for the i-th digit of an array or IDX file.
+        top: Up to three ``(class, probability)`` pairs, most probable first; empty when ``error`` is set.
+        error: Why the input could not be read (not an image, empty, truncated, blank); ``None`` if it was.
+    """
+
+    name: str
+    top: tuple[tuple[int, float], ...] = ()
+    error: str | None = None
+
+    @property
+    def pred(self) -> int | None:
+        return self.top[0][0] if self.top else None
+
+    @property
+    def confidence(self) -> float | None:
+        return self.top[0][1] if self.top else None
+
+    def csv_row(self) -> list[object]:
+        ranked = [value for pair in self.top for value in pair]
+        ranked += [""] * (2 * TOP_K - len(ranked))
+        return [self.name, *ranked, self.error or ""]
+
+
+def predictions_from(
+    names: Sequence[str], positions: Tensor, probs: Tensor, errors: Mapping[int, str]
+) -> list[Prediction]:
+    """One record per name, in order: ``probs[i]`` answers ``names[positions[i]]``, ``errors`` the rest."""
+    top_probs, top_classes = probs.float().topk(min(TOP_K, probs.shape[1]), dim=1)
+    answered = {
+        position: Prediction(names[position], tuple((c, round(p, 6)) for c, p in zip(classes, chances)))
+        for position, classes, chances in zip(positions.tolist(), top_classes.tolist(), top_probs.tolist())
+    }
+    return [
+        answered.get(position) or Prediction(name, error=errors.get(position, "no prediction was made"))
+        for position, name in enumerate(names)
+    ]
+
+
+def write_csv(predictions: Sequence[Prediction], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(CSV_HEADER)
+        writer.writerows(prediction.csv_row() for prediction in predictions)
+
+
+def format_table(predictions: Sequence[Prediction], limit: int = 10) -> str:
+    """The first ``limit`` answers as aligned text: file, digit, confidence and the runners-up."""
+    width = max([len("file")] + [len(p.name) for p in predictions[:limit]])
+    lines = [f"{'file':<{width}}  pred  confidence  top-3"]
+    for prediction in predictions[:limit]:
+        if prediction.error:
+            lines.append(f"{prediction.name:<{width}}  error: {prediction.error}")
+            continue
+        ranked = "  ".join(f"{c} ({p:.3f})" for c, p in prediction.top)
+        lines.append(f"{prediction.name:<{width}}  {prediction.pred:>4}  {prediction.confidence:>10.4f}  {ranked}")
+    if len(predictions) > limit:
+        lines.append(f"... and {len(predictions) - limit} more")
+    return "\n".join(lines)
