@@ -1,23 +1,65 @@
-"""On the real MNIST (``../shared/data/mnist``): one epoch of the textbook's one-hidden model."""
+"""On the real MNIST (``../shared/data/mnist``): one epoch of the textbook's one-hidden model, then its uses."""
 
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
-from mnist_lit import cli_main
+import numpy as np
+import pytest
+
+from mnist_lit import classify, cli_main
 from mnist_lit.data import install_raw_files
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, REPO
+
+SCANS = 1000
 
 
-def test_one_epoch_reaches_95_percent_and_dumps_every_error(real_mnist: Path, tmp_path: Path) -> None:
-    install_raw_files(real_mnist, tmp_path / "data")
-    common = ["--config", str(CONFIGS / "one_hidden.yaml"), "--data.data_dir", str(tmp_path / "data"),
-              "--data.download", "false", "--trainer.logger.init_args.save_dir", str(tmp_path / "logs")]  # fmt: skip
+@pytest.fixture(scope="module")
+def one_epoch(real_mnist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path]:
+    """Fit one epoch on the real data; returns the CLI arguments of the run and its last.ckpt."""
+    root = tmp_path_factory.mktemp("real")
+    install_raw_files(real_mnist, root / "data")
+    common = ["--config", str(CONFIGS / "one_hidden.yaml"), "--data.data_dir", str(root / "data"),
+              "--data.download", "false", "--trainer.logger.init_args.save_dir", str(root / "logs")]  # fmt: skip
     # standardised inputs: with the textbook's [0, 1] pixels one epoch lands at 0.945-0.953 depending on the seed
-    fit = cli_main(["fit", *common, "--trainer.max_epochs", "1", "--model.normalize", "true"])
-    test = cli_main(["test", *common, "--ckpt_path", fit.trainer.checkpoint_callback.last_model_path])
+    common += ["--model.normalize", "true"]
+    fit = cli_main(["fit", *common, "--trainer.max_epochs", "1"])
+    return common, Path(fit.trainer.checkpoint_callback.last_model_path)
+
+
+def test_one_epoch_reaches_95_percent_and_dumps_every_error(one_epoch: tuple[list[str], Path]) -> None:
+    common, checkpoint = one_epoch
+    test = cli_main(["test", *common, "--ckpt_path", str(checkpoint)])
     accuracy = float(test.trainer.callback_metrics["test/acc"])
     assert accuracy >= 0.95
     rows = list(csv.DictReader((Path(test.trainer.log_dir) / "misclassified" / "misclassified.csv").open()))
     assert len(rows) == round((1 - accuracy) * 10_000)
+
+
+def test_scans_of_test_digits_read_as_the_digits_themselves(one_epoch: tuple[list[str], Path], tmp_path: Path) -> None:
+    """Real test digits as a user's scans (200×200, dark ink on paper, off-centre, a third as JPEG)."""
+    common, one_epoch_checkpoint = one_epoch
+    # two more epochs: the fewer digits a model is unsure of, the fewer can tip either way
+    fit = cli_main(["fit", *common, "--trainer.max_epochs", "3", "--ckpt_path", str(one_epoch_checkpoint)])
+    checkpoint = fit.trainer.checkpoint_callback.last_model_path
+    data_dir = common[common.index("--data.data_dir") + 1]
+    rendered = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "render_scans.py"), "--data-dir", data_dir,
+         "--out-dir", str(tmp_path / "scans"), "--count", str(SCANS)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr
+    out = tmp_path / "predictions.csv"
+    cli_main(["predict", *common, "--ckpt_path", str(checkpoint), "--data.predict_path", str(tmp_path / "scans"),
+              "--output", str(out)])  # fmt: skip
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == SCANS and sum(row["file"].endswith(".jpg") for row in rows) == SCANS // 3
+    on_scans = np.array([int(row["pred"]) for row in rows])
+    on_originals = np.array(
+        [answer.pred for answer in classify(checkpoint, np.load(tmp_path / "scans" / "originals.npy"))]
+    )
+    agreement = float((on_scans == on_originals).mean())
+    assert agreement >= 0.98, f"only {agreement:.3f} of the scans read as their original digit"
