@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from mnist_lit.data import raw_files
 from tests.conftest import REPO, write_fake_mnist
@@ -24,13 +25,14 @@ def import_scripts() -> tuple:
     try:
         import export_npy
         import inspect_data
+        import render_scans
     finally:
         sys.path.remove(str(REPO / "scripts"))
-    return export_npy, inspect_data
+    return export_npy, inspect_data, render_scans
 
 
 def test_inspect_and_export_on_laid_out_data(fake_data_dir: Path, tmp_path: Path) -> None:
-    export_npy, inspect_data = import_scripts()
+    export_npy, inspect_data, _ = import_scripts()
     assert inspect_data.main(["--data-dir", str(fake_data_dir), "--out", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").stat().st_size > 0
     assert export_npy.main(["--data-dir", str(fake_data_dir), "--out-dir", str(tmp_path / "npy")]) == 0
@@ -40,7 +42,7 @@ def test_inspect_and_export_on_laid_out_data(fake_data_dir: Path, tmp_path: Path
 
 
 def test_inspect_and_export_without_data_say_how_to_get_it(tmp_path: Path, capsys) -> None:
-    export_npy, inspect_data = import_scripts()
+    export_npy, inspect_data, _ = import_scripts()
     assert inspect_data.main(["--data-dir", str(tmp_path)]) == 2
     assert export_npy.main(["--data-dir", str(tmp_path), "--out-dir", str(tmp_path / "npy")]) == 2
     err = capsys.readouterr().err
@@ -63,3 +65,16 @@ def test_prepare_data_rejects_files_that_are_not_mnist(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "does not hold the MNIST file" in result.stderr
     assert not any(raw_files.raw_dir(tmp_path / "data").glob("*-ubyte"))
+
+
+def test_render_scans_writes_pictures_a_model_can_be_checked_on(trained, tmp_path: Path, capsys) -> None:
+    data_dir, _, checkpoint = trained
+    *_, render_scans = import_scripts()
+    out = tmp_path / "scans"
+    args = ["--data-dir", str(data_dir), "--out-dir", str(out), "--count", "12", "--check", str(checkpoint)]
+    assert render_scans.main(args) == 0
+    scans = sorted(path for path in out.iterdir() if path.suffix in (".png", ".jpg"))
+    assert len(scans) == 12 and sum(path.suffix == ".jpg" for path in scans) == 4
+    assert Image.open(scans[0]).size == (200, 200)
+    assert np.load(out / "originals.npy").shape == (12, 28, 28)
+    assert " of 12 scans (" in capsys.readouterr().out.splitlines()[-1]  # "N of 12 scans (0.xxx) read as ..."

@@ -62,4 +62,4 @@ class PredictionWriter(BasePredictionWriter):
         failed = sum(prediction.error is not None for prediction in self.predictions)
         print(format_table(self.predictions, self.show))
         unread = f" ({failed} could not be read)" if failed else ""
-        print(f"{len(self.predictions)} predictions written to {self.path}{unread}")
+        print(f"{len(self.predictions)} rows written to {self.path}{unread}")
