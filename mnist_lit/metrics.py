@@ -22,8 +22,9 @@ class LossAndAccuracy(Metric):
         self.add_state("correct", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("count", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, loss: Tensor, logits: Tensor, labels: Tensor) -> None:
-        self.loss_sum.add_(loss.detach() * len(labels))
+    def update(self, loss_sum: Tensor, logits: Tensor, labels: Tensor) -> None:
+        """Add a batch: the sum (not the mean) of its per-digit losses, so an empty share adds nothing."""
+        self.loss_sum.add_(loss_sum.detach())
         self.correct.add_((logits.detach().argmax(dim=1) == labels).sum())
         self.count.add_(len(labels))
 

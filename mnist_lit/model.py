@@ -62,13 +62,12 @@ class MLPClassifier(L.LightningModule):
             images = (images - MNIST_MEAN) / MNIST_STD
         return self.net(images)
 
-    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, Tensor]:
-        """Loss and logits of a batch, accumulated into the stage's metrics."""
+    def _evaluation_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        """Logits of a batch, its loss and accuracy accumulated into the stage's metrics."""
         images, labels = batch
         logits = self(images)
-        loss = F.cross_entropy(logits, labels)
-        getattr(self, f"{stage}_metrics").update(loss, logits, labels)
-        return loss, logits
+        getattr(self, f"{stage}_metrics").update(F.cross_entropy(logits, labels, reduction="sum"), logits, labels)
+        return logits
 
     def _log_epoch(self, stage: str) -> None:
         """Log the stage's epoch means as ``stage/loss`` and ``stage/acc``, then start afresh."""
@@ -80,8 +79,10 @@ class MLPClassifier(L.LightningModule):
                 f"Training diverged: the mean loss of epoch {self.current_epoch} is {values['loss'].item()}. "
                 f"Lower the learning rate (--model.lr, now {self.hparams.lr}) and train again."
             )
-        self.log(f"{stage}/loss", values["loss"])
-        self.log(f"{stage}/acc", values["acc"], prog_bar=stage != "train")
+        # the values are already the same on every process; "max" of equal values keeps them exact, and
+        # sync_dist tells Lightning they are meant for all processes
+        self.log(f"{stage}/loss", values["loss"], sync_dist=True, reduce_fx="max")
+        self.log(f"{stage}/acc", values["acc"], prog_bar=stage != "train", sync_dist=True, reduce_fx="max")
         metrics.reset()
 
     def on_train_epoch_end(self) -> None:
@@ -94,18 +95,36 @@ class MLPClassifier(L.LightningModule):
         self._log_epoch("test")
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss = self._shared_step(batch, "train")[0]
+        images, labels = batch
+        logits = self(images)
+        loss, loss_sum = self._batch_loss(logits, labels)
+        self.train_metrics.update(loss_sum, logits, labels)
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         optimizer.step()
         return loss
 
+    def _batch_loss(self, logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """The loss to step on, the mean over the whole batch, and this process's sum for the metrics.
+
+        DDP averages the processes' gradients, which would weigh each process's digits by one over its
+        share of the batch; scaling each share's sum by ``world_size / batch size`` gives every digit the
+        weight it has in a single process, also when the batch does not split evenly.
+        """
+        world_size = self.trainer.world_size
+        if world_size == 1:
+            loss = F.cross_entropy(logits, labels)
+            return loss, loss * len(labels)
+        loss_sum = F.cross_entropy(logits, labels, reduction="sum")
+        count = self.trainer.strategy.reduce(torch.tensor(float(len(labels)), device=logits.device), reduce_op="sum")
+        return loss_sum * world_size / count, loss_sum
+
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "val")
+        self._evaluation_step(batch, "val")
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        return {"logits": self._shared_step(batch, "test")[1]}
+        return {"logits": self._evaluation_step(batch, "test")}
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
         """Class probabilities of ``(images, positions)``; the positions say which inputs they answer."""

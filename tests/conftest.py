@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +109,11 @@ def trained(fake_data_dir: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
     assert checkpoint.name == "last.ckpt" and checkpoint.is_file()
     assert checkpoint.parent.parent == Path(cli.trainer.log_dir)  # checkpoints live in the run's log dir
     return fake_data_dir, log_dir, checkpoint
+
+
+def trusting_cli(md5s: dict[str, str], args: list[str]) -> list[str]:
+    """The command that runs the CLI in a child process trusting the generated files' MD5s."""
+    return [sys.executable, str(REPO / "tests" / "trusting_cli.py"), json.dumps(md5s), *args]
 
 
 def fails(args: list[str], capsys: pytest.CaptureFixture) -> str:

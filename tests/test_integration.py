@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_lit import classify, cli_main
 from mnist_lit.data import install_raw_files
@@ -63,3 +64,22 @@ def test_scans_of_test_digits_read_as_the_digits_themselves(one_epoch: tuple[lis
     )
     agreement = float((on_scans == on_originals).mean())
     assert agreement >= 0.98, f"only {agreement:.3f} of the scans read as their original digit"
+
+
+def test_one_epoch_on_two_processes_reaches_95_percent(real_mnist: Path, tmp_path: Path) -> None:
+    """DDP on CPU: each process takes half of every batch of 32; the result is the single-process one."""
+    install_raw_files(real_mnist, tmp_path / "data")
+    common = ["--config", str(CONFIGS / "one_hidden.yaml"), "--data.data_dir", str(tmp_path / "data"),
+              "--data.download", "false", "--trainer.logger.init_args.save_dir", str(tmp_path / "logs"),
+              "--model.normalize", "true", "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp",
+              "--trainer.devices", "2"]  # fmt: skip
+    for subcommand, *extra in (["fit", "--trainer.max_epochs", "1"], ["test", "--ckpt_path", "last"]):
+        # flags after --config, or the config's values win
+        done = subprocess.run([sys.executable, "-m", "mnist_lit", subcommand, *common, *extra], cwd=REPO,
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = max((tmp_path / "logs").rglob("misclassified"), key=lambda p: p.stat().st_mtime).parent
+    accuracy = EventAccumulator(str(run_dir)).Reload().Scalars("test/acc")[-1].value
+    assert accuracy >= 0.95
+    rows = list(csv.DictReader((run_dir / "misclassified" / "misclassified.csv").open()))
+    assert len(rows) == round((1 - accuracy) * 10_000)  # every rank's errors, gathered once

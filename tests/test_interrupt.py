@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,14 +12,8 @@ import torch
 
 from mnist_lit import cli_main
 from mnist_lit.data import raw_files
-from tests.conftest import REPO, write_fake_mnist
-from tests.test_cli import cli_args
+from tests.conftest import REPO, cli_args, trusting_cli, write_fake_mnist
 
-# the child process must trust the generated files' MD5s, as the fixtures do in-process
-RUNNER = (
-    "import json, sys; from mnist_lit.data import raw_files; "
-    "raw_files.EXPECTED_MD5.update(json.loads(sys.argv[1])); from mnist_lit import cli_main; cli_main(sys.argv[2:])"
-)
 EPOCHS = "3"
 
 
@@ -42,7 +34,7 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(signum, status, tmp
 
     stopped = tmp_path / "stopped"
     args = cli_args("fit", data_dir, stopped, "--trainer.max_epochs", EPOCHS)
-    child = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(md5s), *args], cwd=REPO,
+    child = subprocess.Popen(trusting_cli(md5s, args), cwd=REPO,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 120
     while not list(stopped.rglob("last.ckpt")) and time.monotonic() < deadline and child.poll() is None:

@@ -11,6 +11,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
+from mnist_lit.distributed import gather_objects
 from mnist_lit.plots import plot_digits
 
 CSV_HEADER = ("index", "true", "pred", "confidence")
@@ -62,8 +63,9 @@ class MisclassifiedDigits(L.Callback):
         self._seen += len(labels)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # every rank asks for log_dir (asking on rank zero alone can deadlock); only rank zero writes
+        # every rank asks for log_dir (asking on rank zero alone can deadlock) and gathers; rank zero writes
         out_dir = Path(trainer.log_dir or trainer.default_root_dir) / "misclassified"
+        self._gather_from_every_process()
         if not trainer.is_global_zero:
             return
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -79,3 +81,13 @@ class MisclassifiedDigits(L.Callback):
             if isinstance(logger, TensorBoardLogger):
                 logger.experiment.add_figure("test/misclassified", fig, global_step=trainer.global_step)
         rank_zero_info(f"{len(self._rows)} of {self._seen} test digits misclassified: see {out_dir}")
+
+    def _gather_from_every_process(self) -> None:
+        """Under DDP each process scored a contiguous shard of the test set: put the shards back in order."""
+        shards = gather_objects((self._rows, self._images, self._seen))
+        rows, images, offset = [], [], 0
+        for shard_rows, shard_images, shard_seen in shards:
+            rows += [(offset + index, *rest) for index, *rest in shard_rows]
+            images += shard_images
+            offset += shard_seen
+        self._rows, self._images, self._seen = rows, images[: self.max_images], offset

@@ -114,14 +114,38 @@ class MNISTDataModule(L.LightningDataModule):
         images, labels = batch
         return images.to(device), labels.to(device)
 
+    def _processes(self) -> dict[str, int]:
+        """This process's rank and the number of processes (DDP), as the loaders shard by them."""
+        if self.trainer is None:
+            return {"rank": 0, "world_size": 1}
+        return {"rank": self.trainer.global_rank, "world_size": self.trainer.world_size}
+
     def train_dataloader(self) -> TensorBatchLoader:
-        # drawn from the global generator, so `seed_everything` fixes the shuffle as well as the weights
-        shuffle_seed = int(torch.randint(0, 2**31 - 1, ()))
-        return TensorBatchLoader(*self.splits["train"], self.hparams.batch_size, shuffle_seed=shuffle_seed)
+        processes = self._processes()
+        if self.hparams.batch_size < processes["world_size"]:
+            raise MnistLitError(
+                f"--data.batch_size {self.hparams.batch_size} is smaller than the {processes['world_size']} processes "
+                "it is split across (the batch size is the global batch: each process takes its share of every "
+                "batch). Use a batch size of at least the number of processes, or fewer devices or nodes."
+            )
+        # the seed `seed_everything` gave torch, however much randomness was drawn since (DDP re-seeds each
+        # process after building the model), and rank zero's, so every process shards the same order
+        shuffle_seed = self.trainer.strategy.broadcast(torch.initial_seed()) if self.trainer else torch.initial_seed()
+        return TensorBatchLoader(*self.splits["train"], self.hparams.batch_size, shuffle_seed=shuffle_seed, **processes)
+
+    def _evaluation_loader(self, split: str) -> TensorBatchLoader:
+        """A contiguous shard of the split per process: every digit scored exactly once, none padded in."""
+        processes = self._processes()
+        if len(self.splits[split][0]) < processes["world_size"]:
+            raise MnistLitError(
+                f"The {split} split has {len(self.splits[split][0])} images, fewer than the "
+                f"{processes['world_size']} processes it would be shared by. Evaluate with fewer devices or nodes."
+            )
+        return TensorBatchLoader(*self.splits[split], self.hparams.eval_batch_size, **processes)
 
     def val_dataloader(self) -> TensorBatchLoader | list:
         if self.hparams.val_size > 0:
-            return TensorBatchLoader(*self.splits["val"], self.hparams.eval_batch_size)
+            return self._evaluation_loader("val")
         if self.trainer is not None and self.trainer.state.fn == TrainerFn.VALIDATING:
             raise MnistLitError(
                 "There is no validation split to validate on: the config trains on all 60,000 training images. "
@@ -130,9 +154,12 @@ class MNISTDataModule(L.LightningDataModule):
         return []  # fit without validation, as the textbook trains
 
     def test_dataloader(self) -> TensorBatchLoader:
-        return TensorBatchLoader(*self.splits["test"], self.hparams.eval_batch_size)
+        return self._evaluation_loader("test")
 
     def predict_dataloader(self) -> TensorBatchLoader:
-        """Batches of ``(images, positions)``: which input each image is, for the prediction writer."""
+        """Batches of ``(images, positions)``: which input each image is, for the prediction writer.
+
+        Not sharded: under DDP every process classifies every input (it is cheap) and rank zero writes.
+        """
         images, positions = self._on_device(self.predict_inputs.images, self.predict_inputs.positions)
         return TensorBatchLoader(images.flatten(1), positions, self.hparams.eval_batch_size)

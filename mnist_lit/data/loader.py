@@ -1,8 +1,13 @@
-"""Batches drawn from in-memory tensors with one indexed gather each.
+"""Batches drawn from in-memory tensors with one indexed gather each, sharded across processes.
 
 A tiny MLP spends its time on per-step overhead, so ``DataLoader``'s per-item ``__getitem__`` and
 collate would cost more than the network. The whole split lives in one tensor (on the training
 device), and a batch is ``images[idx]``.
+
+Under DDP every process holds the split and takes its own share: of each shuffled training batch
+(so every process runs the same number of steps and together they see the single-process batch),
+and a contiguous slice of an evaluation split (so every digit is scored exactly once, with no padding).
+Lightning leaves loaders that are not ``DataLoader``s alone, so it adds no sampler of its own.
 """
 
 from __future__ import annotations
@@ -38,14 +43,34 @@ class TensorBatchLoader:
     """Yield ``(images, labels)`` batches from two aligned tensors, shuffled or in order.
 
     The last, shorter batch is kept: no digit is dropped from an epoch or an evaluation.
+
+    Args:
+        batch_size: Images per batch across all processes when shuffled (each process takes every
+            ``world_size``-th of them); per process when in order.
+        shuffle_seed: Shuffle each epoch with this seed (training); ``None`` keeps the order (evaluation).
+        rank, world_size: This process's place among the processes (Lightning's ``global_rank`` and
+            ``world_size``); the default is a single process.
     """
 
-    def __init__(self, images: Tensor, labels: Tensor, batch_size: int, shuffle_seed: int | None = None) -> None:
+    def __init__(
+        self,
+        images: Tensor,
+        labels: Tensor,
+        batch_size: int,
+        shuffle_seed: int | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        if shuffle_seed is None:  # evaluation: a contiguous shard, in order
+            start, stop = len(images) * rank // world_size, len(images) * (rank + 1) // world_size
+            images, labels = images[start:stop], labels[start:stop]
         self.images = images
         self.labels = labels
         self.batch_size = batch_size
+        self.rank = rank
+        self.world_size = world_size
         # `sampler` and `batch_sampler` are the DataLoader attributes Lightning looks at: it calls
         # `sampler.set_epoch` each epoch and checks evaluation loaders for shuffling
         self.sampler = None if shuffle_seed is None else EpochShuffle(len(images), shuffle_seed)
@@ -60,4 +85,5 @@ class TensorBatchLoader:
             return
         order = self.sampler.permutation().to(self.images.device)
         for idx in order.split(self.batch_size):
-            yield self.images[idx], self.labels[idx]
+            mine = idx[self.rank :: self.world_size] if self.world_size > 1 else idx
+            yield self.images[mine], self.labels[mine]

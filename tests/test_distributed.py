@@ -1,0 +1,86 @@
+"""DDP on CPU (gloo): sharded loaders, exact evaluation and the same training as one process."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mnist_lit import cli_main
+from mnist_lit.data import TensorBatchLoader, raw_files
+from tests.conftest import REPO, cli_args, trusting_cli, write_fake_mnist
+
+
+def ddp(processes: int) -> list[str]:
+    return ["--trainer.accelerator", "cpu", "--trainer.strategy", "ddp", "--trainer.devices", str(processes)]
+
+
+def run_child(md5s: dict[str, str], args: list[str]) -> None:
+    done = subprocess.run(trusting_cli(md5s, args), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def newest_run(log_dir: Path) -> Path:
+    return max((path.parent for path in log_dir.rglob("events.out.tfevents.*")), key=lambda p: p.stat().st_mtime)
+
+
+def scored(run_dir: Path) -> tuple[float, list[dict[str, str]]]:
+    accuracy = EventAccumulator(str(run_dir)).Reload().Scalars("test/acc")[-1].value
+    with open(run_dir / "misclassified" / "misclassified.csv", newline="") as stream:
+        return accuracy, list(csv.DictReader(stream))
+
+
+@pytest.mark.parametrize("world_size", [2, 3])
+def test_evaluation_shards_cover_every_digit_once(world_size: int) -> None:
+    images, labels = torch.arange(200.0)[:, None], torch.arange(200)
+    shards = [TensorBatchLoader(images, labels, 32, rank=rank, world_size=world_size) for rank in range(world_size)]
+    seen = [int(label) for shard in shards for _, batch_labels in shard for label in batch_labels]
+    assert seen == list(range(200))  # in order, no padding, no tail dropped
+
+
+@pytest.mark.parametrize("world_size", [2, 3])
+def test_training_shards_split_each_batch_of_the_single_process_order(world_size: int) -> None:
+    images, labels = torch.arange(100.0)[:, None], torch.arange(100)
+    single = [batch_labels.tolist() for _, batch_labels in TensorBatchLoader(images, labels, 32, shuffle_seed=7)]
+    shards = [list(TensorBatchLoader(images, labels, 32, shuffle_seed=7, rank=r, world_size=world_size))
+              for r in range(world_size)]  # fmt: skip
+    assert all(len(shard) == len(single) for shard in shards)  # every process takes the same number of steps
+    for step, batch in enumerate(single):
+        together = sorted(label for shard in shards for label in shard[step][1].tolist())
+        assert together == sorted(batch)
+
+
+def test_test_under_ddp_scores_exactly_what_one_process_scores(tmp_path: Path, monkeypatch) -> None:
+    data_dir = tmp_path / "data"
+    md5s = write_fake_mnist(raw_files.raw_dir(data_dir), n_test=200)
+    monkeypatch.setattr(raw_files, "EXPECTED_MD5", md5s)
+    # a barely trained model, so there are misclassified digits to gather
+    fit = cli_main(cli_args("fit", data_dir, tmp_path / "logs", "--trainer.max_epochs", "1", "--model.lr", "1e-4"))
+    checkpoint = fit.trainer.checkpoint_callback.last_model_path
+    # batches of 32: 200 digits split 3 ways is 66/67/67, none a multiple of the batch
+    evaluate = ["--ckpt_path", checkpoint, "--data.eval_batch_size", "32"]
+    single = cli_main(cli_args("test", data_dir, tmp_path / "single", *evaluate))
+    expected = scored(Path(single.trainer.log_dir))
+    assert 0 < len(expected[1]) < 200
+    for processes in (2, 3):
+        run_child(md5s, cli_args("test", data_dir, tmp_path / f"ddp{processes}", *evaluate, *ddp(processes)))
+        assert scored(newest_run(tmp_path / f"ddp{processes}")) == expected
+
+
+def test_fit_under_ddp_is_the_single_process_training(tmp_path: Path, monkeypatch) -> None:
+    """The batch of 32 is split across the processes: the same steps, so (nearly) the same weights."""
+    data_dir = tmp_path / "data"
+    md5s = write_fake_mnist(raw_files.raw_dir(data_dir))
+    monkeypatch.setattr(raw_files, "EXPECTED_MD5", md5s)
+    cli_main(cli_args("fit", data_dir, tmp_path / "single", "--trainer.max_epochs", "2"))
+    run_child(md5s, cli_args("fit", data_dir, tmp_path / "ddp", "--trainer.max_epochs", "2", *ddp(3)))
+    single, spread = (
+        torch.load(next((tmp_path / name).rglob("last.ckpt")), weights_only=True) for name in ("single", "ddp")
+    )
+    assert spread["global_step"] == single["global_step"]
+    for key, weight in single["state_dict"].items():
+        torch.testing.assert_close(spread["state_dict"][key], weight, atol=1e-5, rtol=1e-4)
