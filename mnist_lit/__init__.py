@@ -6,7 +6,7 @@ The public API::
     from mnist_lit import classify, load_classifier, mnist_style   # a trained model on your own digits
 """
 
-from mnist_lit.callbacks import EpochTimer, MisclassifiedDigits, PredictionWriter
+from mnist_lit.callbacks import ConfusionMatrix, EpochTimer, MisclassifiedDigits, PredictionWriter
 from mnist_lit.checkpoint import load_classifier
 from mnist_lit.cli import cli_main
 from mnist_lit.data import MNISTDataModule, mnist_style
@@ -18,6 +18,7 @@ from mnist_lit.recognize import classify
 
 __all__ = [
     "MLP",
+    "ConfusionMatrix",
     "EpochTimer",
     "MLPClassifier",
     "MNISTDataModule",

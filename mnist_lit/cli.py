@@ -12,7 +12,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from mnist_lit.callbacks import MisclassifiedDigits, PredictionWriter
+from mnist_lit.callbacks import ConfusionMatrix, MisclassifiedDigits, PredictionWriter
 from mnist_lit.checkpoint import read_checkpoint
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.errors import MnistLitError, print_error
@@ -22,7 +22,7 @@ EVALUATION_SUBCOMMANDS = ("validate", "test", "predict")
 LAST = "last"
 # callbacks that act only after `test` or `predict`; Lightning calls every callback's hooks on every
 # training step, idle or not (about 15 µs each here), so `fit` leaves them out
-EVALUATION_ONLY_CALLBACKS = (MisclassifiedDigits, PredictionWriter)
+EVALUATION_ONLY_CALLBACKS = (ConfusionMatrix, MisclassifiedDigits, PredictionWriter)
 SIGTERM_EXIT = 143
 # `predict` wrote its table, but some inputs could not be read: their rows say why
 SOME_INPUTS_UNREAD_EXIT = 3

@@ -127,3 +127,20 @@ def test_fit_on_gpu_keeps_the_data_on_the_device(fake_data_dir: Path, tmp_path: 
     )
     assert cli.datamodule.splits["train"][0].is_cuda
     assert cli.trainer.checkpoint_callback.last_model_path
+
+
+def test_test_writes_the_confusion_matrix_and_per_class_accuracy(trained: tuple[Path, Path, Path]) -> None:
+    data_dir, log_dir, checkpoint = trained
+    cli = cli_main(cli_args("test", data_dir, log_dir, "--ckpt_path", str(checkpoint)))
+    out = Path(cli.trainer.log_dir) / "confusion"
+    rows = list(csv.reader((out / "confusion_matrix.csv").open()))
+    assert rows[0][1:] == [str(c) for c in range(10)]
+    matrix = [[int(cell) for cell in row[1:]] for row in rows[1:]]
+    assert sum(map(sum, matrix)) == 200  # every test digit once
+    correct = sum(matrix[c][c] for c in range(10))
+    assert correct / 200 == pytest.approx(float(cli.trainer.callback_metrics["test/acc"]))
+    per_class = list(csv.DictReader((out / "per_class.csv").open()))
+    assert [int(row["count"]) for row in per_class] == [sum(row) for row in matrix]
+    assert sum(int(row["correct"]) for row in per_class) == correct
+    assert (out / "confusion_matrix.png").stat().st_size > 0
+    assert "test/confusion_matrix" in EventAccumulator(str(cli.trainer.log_dir)).Reload().Tags()["images"]

@@ -28,10 +28,12 @@ def newest_run(log_dir: Path) -> Path:
     return max((path.parent for path in log_dir.rglob("events.out.tfevents.*")), key=lambda p: p.stat().st_mtime)
 
 
-def scored(run_dir: Path) -> tuple[float, list[dict[str, str]]]:
+def scored(run_dir: Path) -> tuple[float, list[dict[str, str]], str]:
+    """A test run's accuracy, misclassified rows and confusion matrix."""
     accuracy = EventAccumulator(str(run_dir)).Reload().Scalars("test/acc")[-1].value
     with open(run_dir / "misclassified" / "misclassified.csv", newline="") as stream:
-        return accuracy, list(csv.DictReader(stream))
+        rows = list(csv.DictReader(stream))
+    return accuracy, rows, (run_dir / "confusion" / "confusion_matrix.csv").read_text()
 
 
 @pytest.mark.parametrize("world_size", [2, 3])

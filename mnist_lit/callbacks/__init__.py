@@ -1,7 +1,8 @@
 """Side outputs of a run: pictures and tables, kept out of the training logic."""
 
+from mnist_lit.callbacks.confusion import ConfusionMatrix
 from mnist_lit.callbacks.epoch_timer import EpochTimer
 from mnist_lit.callbacks.misclassified import MisclassifiedDigits
 from mnist_lit.callbacks.prediction_writer import PredictionWriter
 
-__all__ = ["EpochTimer", "MisclassifiedDigits", "PredictionWriter"]
+__all__ = ["ConfusionMatrix", "EpochTimer", "MisclassifiedDigits", "PredictionWriter"]
