@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mnist_lit import cli_main
 from mnist_lit.data import raw_files
-from tests.conftest import REPO, write_fake_mnist
+from tests.conftest import REPO, cli_args, write_fake_mnist
 
 
 def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -78,3 +79,22 @@ def test_render_scans_writes_pictures_a_model_can_be_checked_on(trained, tmp_pat
     assert Image.open(scans[0]).size == (200, 200)
     assert np.load(out / "originals.npy").shape == (12, 28, 28)
     assert " of 12 scans (" in capsys.readouterr().out.splitlines()[-1]  # "N of 12 scans (0.xxx) read as ..."
+
+
+def test_report_gathers_a_run_and_its_test_into_markdown_with_figures(trained, tmp_path: Path) -> None:
+    data_dir, log_dir, checkpoint = trained
+    test = cli_main(cli_args("test", data_dir, log_dir, "--ckpt_path", str(checkpoint)))
+    fit_run = checkpoint.parent.parent
+    assert run_script("report.py", str(fit_run), "--out", str(tmp_path / "report"), cwd=REPO).returncode == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    accuracy = float(test.trainer.callback_metrics["test/acc"])
+    assert f"| test/acc | {accuracy:.4f} |" in report
+    assert "| train/loss |" in report and "| model.hidden_sizes | [64] |" in report
+    for figure in ("curves.png", "confusion_matrix.png", "misclassified.png"):
+        assert f"({figure})" in report and (tmp_path / "report" / figure).stat().st_size > 0
+    assert "## Accuracy per class" in report
+
+
+def test_report_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    result = run_script("report.py", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and "holds no TensorBoard event files" in result.stderr

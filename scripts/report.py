@@ -1,0 +1,139 @@
+"""One Markdown report of a run, with PNG figures, from its TensorBoard logs: no TensorBoard needed to read it.
+
+python scripts/report.py logs/two_hidden/version_0
+
+RUN_DIR is a `fit` run; the `test` runs of its checkpoints (which Lightning logs as later versions) are
+found by their config's ``ckpt_path`` and included. The report (``report.md``, ``curves.png`` and copies
+of the confusion matrix and misclassified pictures) goes to ``RUN_DIR/report`` unless ``--out`` says where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+import yaml
+from matplotlib.figure import Figure
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mnist_lit.errors import MnistLitError, exits_on_user_error
+
+# per panel: its title, the per-epoch curves, and the test score drawn as a level line
+CURVES = (("loss", ("train/loss", "val/loss"), "test/loss"), ("accuracy", ("train/acc", "val/acc"), "test/acc"))
+FIGURES = (("Confusion matrix", "confusion/confusion_matrix.png"), ("Misclassified", "misclassified/misclassified.png"))
+
+
+def read_config(run_dir: Path) -> dict:
+    path = run_dir / "config.yaml"
+    return yaml.safe_load(path.read_text()) if path.is_file() else {}
+
+
+def test_runs_of(run_dir: Path) -> list[Path]:
+    """The sibling runs that tested a checkpoint of ``run_dir``, oldest first."""
+    checkpoints = (run_dir / "checkpoints").resolve()
+    return [
+        sibling
+        for sibling in sorted(run_dir.parent.iterdir(), key=lambda path: path.stat().st_mtime)
+        if sibling != run_dir
+        and (ckpt := read_config(sibling).get("ckpt_path"))
+        and Path(ckpt).resolve().parent == checkpoints
+    ]
+
+
+def read_scalars(run_dir: Path) -> dict[str, list[float]]:
+    """Every scalar logged in a run, in logging order (one point per epoch here)."""
+    events = EventAccumulator(str(run_dir)).Reload()
+    return {tag: [event.value for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def plot_curves(scalars: dict[str, list[float]]) -> Figure:
+    fig = Figure(figsize=(10, 4))
+    for position, (title, tags, test_tag) in enumerate(CURVES, start=1):
+        ax = fig.add_subplot(1, 2, position)
+        for tag in tags:
+            if tag in scalars:
+                ax.plot(range(1, len(scalars[tag]) + 1), scalars[tag], marker="o", markersize=3, label=tag)
+        if test_tag in scalars:
+            ax.axhline(scalars[test_tag][-1], color="black", linestyle="--", label=f"{test_tag} (final weights)")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def newest_file(runs: list[Path], relative: str) -> Path | None:
+    """``relative`` in the newest of ``runs`` that has it."""
+    return next((run / relative for run in reversed(runs) if (run / relative).is_file()), None)
+
+
+def markdown_table(header: list[str], rows: list[list[object]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(str(cell) for cell in row) + " |" for row in rows
+    ]
+
+
+def write_report(run_dir: Path, out_dir: Path) -> Path:
+    """Write ``report.md`` and its figures; returns the report's path."""
+    if not list(run_dir.glob("events.out.tfevents.*")):
+        raise MnistLitError(
+            f"{run_dir} holds no TensorBoard event files, so it is not a run's log dir. Pass a folder such as "
+            "logs/two_hidden/version_0 (the one with checkpoints/ after `fit`)."
+        )
+    tests = test_runs_of(run_dir)
+    scalars = read_scalars(run_dir)
+    for test_run in tests:
+        scalars.update({tag: values for tag, values in read_scalars(test_run).items() if tag.startswith("test/")})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_curves(scalars).savefig(out_dir / "curves.png", dpi=100)
+
+    config = read_config(run_dir)
+    hyper = {f"model.{key}": value for key, value in (config.get("model") or {}).items()}
+    hyper |= {f"data.{key}": value for key, value in (config.get("data") or {}).items()}
+    hyper |= {
+        "trainer.max_epochs": (config.get("trainer") or {}).get("max_epochs"),
+        "seed": config.get("seed_everything"),
+    }
+    final = [
+        [tag, f"{values[-1]:.4f}"]
+        for tag, values in sorted(scalars.items())
+        if "/" in tag and not tag.startswith("time/")
+    ]
+    if "time/epoch_s" in scalars:
+        final.append(["seconds per epoch (median)", f"{statistics.median(scalars['time/epoch_s']):.2f}"])
+
+    lines = [f"# Run report: {run_dir}", ""]
+    lines += [f"Tested by: {', '.join(str(path) for path in tests)}" if tests else "Not tested yet: run `test`.", ""]
+    lines += ["## Final metrics", "", *markdown_table(["metric", "value"], final), ""]
+    lines += ["## Loss and accuracy per epoch", "", "![curves](curves.png)", ""]
+    for title, relative in FIGURES:
+        if source := newest_file(tests, relative):
+            shutil.copyfile(source, out_dir / source.name)
+            lines += [f"## {title}", "", f"![{title}]({source.name})", ""]
+    if per_class := newest_file(tests, "confusion/per_class.csv"):
+        rows = list(csv.reader(per_class.open()))
+        lines += ["## Accuracy per class", "", *markdown_table(rows[0], rows[1:]), ""]
+    lines += ["## Hyperparameters", "", *markdown_table(["name", "value"], [[k, v] for k, v in hyper.items()]), ""]
+    report = out_dir / "report.md"
+    report.write_text("\n".join(lines))
+    return report
+
+
+@exits_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a fit run's log dir, e.g. logs/two_hidden/version_0")
+    parser.add_argument("--out", type=Path, help="folder for the report (default: RUN_DIR/report)")
+    args = parser.parse_args(argv)
+    report = write_report(args.run_dir, args.out or args.run_dir / "report")
+    print(f"report written to {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
