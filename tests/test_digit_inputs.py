@@ -123,3 +123,15 @@ def test_concat_renumbers_positions_and_errors() -> None:
 def test_pictures_keep_a_readable_error_when_blank(tmp_path: Path) -> None:
     Image.new("L", (40, 40), 255).save(tmp_path / "blank.png")
     assert "no ink" in read_digits(tmp_path / "blank.png").errors[0]
+
+
+def test_a_picture_that_cannot_be_converted_keeps_its_error(tmp_path: Path, monkeypatch) -> None:
+    from mnist_lit.data import digit_inputs
+
+    def refuse(picture: Image.Image) -> torch.Tensor:
+        raise ValueError("conversion from CMYK;16 not supported")
+
+    drawn_seven().save(tmp_path / "odd.png")
+    monkeypatch.setattr(digit_inputs, "mnist_style", refuse)
+    inputs = read_digits(tmp_path / "odd.png")
+    assert inputs.errors == {0: "cannot convert it to grayscale (conversion from CMYK;16 not supported)"}

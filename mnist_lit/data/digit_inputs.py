@@ -99,6 +99,8 @@ def _mnist_style_each(items: Sequence, names: list[str], load: Callable[[Any], I
             positions.append(position)
         except MnistLitError as err:
             errors[position] = str(err)
+        except (OSError, ValueError) as err:  # a picture Pillow opens but cannot convert (an odd image mode)
+            errors[position] = f"cannot convert it to grayscale ({_reason(err)})"
     stacked = torch.stack(images) if images else torch.empty(0, MNIST_SIDE, MNIST_SIDE)
     return DigitInputs(names, stacked, torch.tensor(positions, dtype=torch.int64), errors)
 
