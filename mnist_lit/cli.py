@@ -15,6 +15,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from mnist_lit.callbacks import ConfusionMatrix, MisclassifiedDigits, PredictionWriter
 from mnist_lit.checkpoint import read_checkpoint
 from mnist_lit.data import MNISTDataModule
+from mnist_lit.data.datamodule import CLASS_NAMES, IMAGE_PIXELS
 from mnist_lit.errors import MnistLitError, print_error
 from mnist_lit.model import MLPClassifier
 
@@ -49,15 +50,18 @@ def find_last_checkpoint(root: Path) -> Path:
     return max(candidates, key=lambda path: path.stat().st_mtime)
 
 
-def check_architecture(checkpoint: dict, path: str, model_config: Namespace) -> None:
+def check_architecture(checkpoint: dict, path: str, config: Namespace) -> None:
     """Refuse a checkpoint whose network differs from the one the config builds, naming both."""
     saved = checkpoint.get("hyper_parameters", {})
-    for key in ("hidden_sizes", "input_size", "num_classes"):
-        if key in saved and _as_list(saved[key]) != _as_list(model_config.get(key)):
+    # input and output sizes follow the dataset (linked when the objects are built, so not in the config yet)
+    wanted = {"hidden_sizes": config.model.get("hidden_sizes"), "input_size": IMAGE_PIXELS,
+              "num_classes": len(CLASS_NAMES[config.data.get("dataset")])}  # fmt: skip
+    for key, value in wanted.items():
+        if key in saved and _as_list(saved[key]) != _as_list(value):
             raise MnistLitError(
                 f"--ckpt_path {path} holds a network with {key}={_as_list(saved[key])}, but the config asks for "
-                f"{key}={_as_list(model_config.get(key))}. Use the config the checkpoint was trained with (its "
-                "run folder has it as config.yaml), or a checkpoint of this config (--ckpt_path last)."
+                f"{key}={_as_list(value)}. Use the config the checkpoint was trained with (its run folder has it "
+                "as config.yaml), or a checkpoint of this config (--ckpt_path last)."
             )
 
 
@@ -88,6 +92,10 @@ class MnistLitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         help_text = "predict: the CSV file to write, instead of predictions.csv in the run's log dir"
         parser.add_argument("--output", type=str | None, default=None, help=help_text)
+        # the dataset decides the network's input and output and the names in the reports
+        parser.link_arguments("data.num_features", "model.input_size", apply_on="instantiate")
+        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+        parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         super().parse_arguments(parser, args)
@@ -115,7 +123,7 @@ class MnistLitCLI(LightningCLI):
                 f"(under the run's checkpoints/ folder), or --ckpt_path {LAST}."
             )
         if config.ckpt_path is not None:
-            check_architecture(read_checkpoint(config.ckpt_path), config.ckpt_path, config.model)
+            check_architecture(read_checkpoint(config.ckpt_path), config.ckpt_path, config)
         check_writable(runs_root(config.trainer))
 
     def instantiate_trainer(self, **kwargs: object) -> L.Trainer:

@@ -23,6 +23,8 @@ class MLPClassifier(L.LightningModule):
         lr: Adam's learning rate.
         input_size: Pixels per image (784 for 28×28).
         num_classes: Number of classes (10 digits).
+        class_names: What to call each class in reports; the CLI fills it in from the dataset, and the
+            checkpoint keeps it. ``None`` numbers them.
         normalize: Standardise the [0, 1] pixels with MNIST's mean and std before the network. It is part of
             the model, so a checkpoint always gets the preprocessing it was trained with.
         compile: Compile the inner network with ``torch.compile`` (in place, so checkpoints keep their keys).
@@ -34,6 +36,7 @@ class MLPClassifier(L.LightningModule):
         lr: float = 1e-3,
         input_size: int = 784,
         num_classes: int = 10,
+        class_names: list[str] | None = None,
         normalize: bool = False,
         compile: bool = False,
     ) -> None:
@@ -42,6 +45,11 @@ class MLPClassifier(L.LightningModule):
             raise MnistLitError(
                 f"--model.hidden_sizes must list one or more positive layer widths, got {list(hidden_sizes)}. "
                 "Use for example [64] or [64, 1024]."
+            )
+        if class_names is not None and len(class_names) != num_classes:
+            raise MnistLitError(
+                f"--model.class_names names {len(class_names)} classes but num_classes is {num_classes}. "
+                "Leave class_names out, or name every class once."
             )
         if lr <= 0:
             raise MnistLitError(f"--model.lr must be positive, got {lr}. The textbook uses 0.001.")
@@ -55,6 +63,11 @@ class MLPClassifier(L.LightningModule):
         self.test_metrics = LossAndAccuracy()
         # the optimizer is stepped by hand: Lightning's automatic closure costs more than this net's step
         self.automatic_optimization = False
+
+    @property
+    def class_names(self) -> list[str]:
+        """The name of each class: the dataset's, or the class numbers."""
+        return list(self.hparams.class_names or [str(c) for c in range(self.hparams.num_classes)])
 
     def forward(self, images: Tensor) -> Tensor:
         """Logits for flattened images with pixels in [0, 1]."""

@@ -19,6 +19,7 @@ from mnist_lit.data import raw_files
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 REAL_MNIST = REPO.parent / "shared" / "data" / "mnist"
+REAL_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -82,6 +83,15 @@ def fake_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data_dir
 
 
+@pytest.fixture
+def fake_fashion_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The generated files laid out as Fashion-MNIST (``DATA_DIR/FashionMNIST/raw``), trusted."""
+    data_dir = tmp_path / "data"
+    md5s = write_fake_mnist(raw_files.raw_dir(data_dir, "fashion_mnist"))
+    monkeypatch.setattr(raw_files, "FASHION_MNIST_MD5", md5s)
+    return data_dir
+
+
 @pytest.fixture(scope="session")
 def real_mnist() -> Path:
     if not (REAL_MNIST / "train-images-idx3-ubyte.gz").is_file():
@@ -124,3 +134,12 @@ def fails(args: list[str], capsys: pytest.CaptureFixture) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err
     return err
+
+
+@pytest.fixture(scope="session")
+def real_fashion_mnist() -> Path:
+    if not (REAL_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(
+            f"Fashion-MNIST is not in {REAL_FASHION_MNIST}; `apt-get install dataset-fashion-mnist` puts it there"
+        )
+    return REAL_FASHION_MNIST

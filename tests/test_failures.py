@@ -115,7 +115,7 @@ def damage_data(raw: Path, case: str) -> None:
 @pytest.mark.parametrize(
     ("case", "words"),
     [
-        ("absent", "scripts/prepare_data.py --source DIR"),
+        ("absent", "scripts/prepare_data.py --dataset mnist --source DIR"),
         ("truncated gz", "train-images-idx3-ubyte.gz is not a complete gzip file"),
         ("wrong size", "train-images-idx3-ubyte does not hold the MNIST file"),
         ("wrong magic", "train-images-idx3-ubyte does not hold the MNIST file"),

@@ -83,3 +83,18 @@ def test_one_epoch_on_two_processes_reaches_95_percent(real_mnist: Path, tmp_pat
     assert accuracy >= 0.95
     rows = list(csv.DictReader((run_dir / "misclassified" / "misclassified.csv").open()))
     assert len(rows) == round((1 - accuracy) * 10_000)  # every rank's errors, gathered once
+
+
+def test_one_epoch_on_fashion_mnist_reaches_80_percent_and_names_the_classes(
+    real_fashion_mnist: Path, tmp_path: Path
+) -> None:
+    install_raw_files(real_fashion_mnist, tmp_path / "data", dataset="fashion_mnist")
+    common = ["--config", str(CONFIGS / "two_hidden.yaml"), "--data.dataset", "fashion_mnist",
+              "--data.data_dir", str(tmp_path / "data"), "--data.download", "false",
+              "--trainer.logger.init_args.save_dir", str(tmp_path / "logs")]  # fmt: skip
+    fit = cli_main(["fit", *common, "--trainer.max_epochs", "1"])
+    test = cli_main(["test", *common, "--ckpt_path", fit.trainer.checkpoint_callback.last_model_path])
+    assert float(test.trainer.callback_metrics["test/acc"]) >= 0.80
+    per_class = list(csv.DictReader((Path(test.trainer.log_dir) / "confusion" / "per_class.csv").open()))
+    assert [row["name"] for row in per_class][:2] == ["T-shirt/top", "Trouser"]
+    assert sum(int(row["count"]) for row in per_class) == 10_000

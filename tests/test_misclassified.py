@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import torch
 
-from mnist_lit import MisclassifiedDigits
+from mnist_lit import MisclassifiedDigits, MLPClassifier
 
 
 def run_callback(
@@ -14,11 +14,12 @@ def run_callback(
 ) -> Path:
     """Feed (logits, labels) batches through the callback's test hooks, as a Trainer would."""
     trainer = SimpleNamespace(log_dir=str(log_dir), default_root_dir=str(log_dir), is_global_zero=True, loggers=[])
-    callback.on_test_epoch_start(trainer, None)
+    module = MLPClassifier()  # the titles use its class names
+    callback.on_test_epoch_start(trainer, module)
     for batch_idx, (logits, labels) in enumerate(batches):
         images = torch.rand(len(labels), 784)
-        callback.on_test_batch_end(trainer, None, {"logits": logits}, (images, labels), batch_idx)
-    callback.on_test_epoch_end(trainer, None)
+        callback.on_test_batch_end(trainer, module, {"logits": logits}, (images, labels), batch_idx)
+    callback.on_test_epoch_end(trainer, module)
     return log_dir / "misclassified"
 
 

@@ -22,7 +22,12 @@ def test_mlp_has_the_textbook_layers(hidden: tuple[int, ...], shapes: list[tuple
 
 @pytest.mark.parametrize(
     ("kwargs", "words"),
-    [({"hidden_sizes": ()}, "hidden_sizes"), ({"hidden_sizes": (64, 0)}, "positive"), ({"lr": 0.0}, "lr")],
+    [
+        ({"hidden_sizes": ()}, "hidden_sizes"),
+        ({"hidden_sizes": (64, 0)}, "positive"),
+        ({"lr": 0.0}, "lr"),
+        ({"class_names": ["cat", "dog"]}, "names 2 classes"),
+    ],
 )
 def test_bad_hyperparameters_are_refused(kwargs: dict, words: str) -> None:
     with pytest.raises(MnistLitError, match=words):

@@ -14,12 +14,6 @@ from mnist_lit.distributed import gather_objects
 from mnist_lit.plots import plot_confusion
 
 
-def class_names_of(trainer: L.Trainer, num_classes: int) -> list[str]:
-    """The DataModule's ``class_names`` when it has them, else the class numbers."""
-    names = getattr(trainer.datamodule, "class_names", None)
-    return list(names) if names and len(names) == num_classes else [str(c) for c in range(num_classes)]
-
-
 class ConfusionMatrix(L.Callback):
     """Write ``confusion/confusion_matrix.csv`` and ``.png`` and ``confusion/per_class.csv`` after `test`.
 
@@ -54,7 +48,7 @@ class ConfusionMatrix(L.Callback):
         if not trainer.is_global_zero:
             return
         out_dir.mkdir(parents=True, exist_ok=True)
-        names = class_names_of(trainer, len(self.matrix))
+        names = pl_module.class_names
         with open(out_dir / "confusion_matrix.csv", "w", newline="") as stream:
             writer = csv.writer(stream)
             writer.writerow(["true \\ predicted", *names])

@@ -73,7 +73,8 @@ class MisclassifiedDigits(L.Callback):
             writer = csv.writer(stream)
             writer.writerow(CSV_HEADER)
             writer.writerows(self._rows)
-        titles = [f"True: {true}, Pred: {pred}" for _, true, pred, _ in self._rows[: len(self._images)]]
+        names = pl_module.class_names
+        titles = [f"True: {names[true]}, Pred: {names[pred]}" for _, true, pred, _ in self._rows[: len(self._images)]]
         images = torch.stack(self._images) if self._images else torch.empty(0, *self.image_shape)
         fig = plot_digits(images, titles, self.columns)
         fig.savefig(out_dir / "misclassified.png", dpi=100)

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import lightning as L
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
-from torchvision.datasets import MNIST
+from torchvision.datasets import FashionMNIST
 
 from mnist_lit.data.digit_inputs import DigitInputs, from_array, read_digits
 from mnist_lit.data.loader import TensorBatchLoader
-from mnist_lit.data.raw_files import ensure_raw_files
+from mnist_lit.data.raw_files import IDX_DATASETS, ensure_raw_files, idx_files
 from mnist_lit.errors import MnistLitError
 
 TRAIN_SIZE = 60_000
+IMAGE_PIXELS = 28 * 28
+# what reports and checkpoints call each class
+CLASS_NAMES = {"mnist": [str(digit) for digit in range(10)], "fashion_mnist": list(FashionMNIST.classes)}
 
 
-def load_split(data_dir: str | Path, train: bool) -> tuple[Tensor, Tensor]:
+def load_split(data_dir: str | Path, train: bool, dataset: str = "mnist") -> tuple[Tensor, Tensor]:
     """The official training (60,000) or test (10,000) split as uint8 images ``[N, 28, 28]`` and int64 labels."""
-    dataset = MNIST(data_dir, train=train, download=False)
-    return dataset.data, dataset.targets
+    split = IDX_DATASETS[dataset][1](data_dir, train=train, download=False)
+    return split.data, split.targets
 
 
 def to_model_input(images: Tensor) -> Tensor:
@@ -30,10 +34,14 @@ def to_model_input(images: Tensor) -> Tensor:
 
 
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST's official 60,000/10,000 split, transformed once and served from memory.
+    """MNIST's (or Fashion-MNIST's) official 60,000/10,000 split, transformed once and served from memory.
+
+    ``num_features``, ``num_classes`` and ``class_names`` describe the dataset; the CLI links them to the
+    model's ``input_size``, ``num_classes`` and ``class_names``.
 
     Args:
         data_dir: Folder holding ``MNIST/raw/`` (see ``scripts/prepare_data.py``); downloaded there if absent.
+        dataset: ``mnist`` (handwritten digits) or ``fashion_mnist`` (Zalando's clothing, the same format).
         batch_size: Training batch size (the textbook uses 32).
         eval_batch_size: Batch size for validation, test and predict; large, since no gradients are kept.
         val_size: Training images held out for validation (0 trains on all 60,000, as the textbook does).
@@ -46,6 +54,7 @@ class MNISTDataModule(L.LightningDataModule):
     def __init__(
         self,
         data_dir: str = "data",
+        dataset: Literal["mnist", "fashion_mnist"] = "mnist",
         batch_size: int = 32,
         eval_batch_size: int = 1000,
         val_size: int = 0,
@@ -64,32 +73,45 @@ class MNISTDataModule(L.LightningDataModule):
                 f"--data.val_size must be from 0 to {TRAIN_SIZE - 1} (the validation images are taken from the "
                 f"{TRAIN_SIZE:,} training images), got {val_size}."
             )
+        idx_files(dataset)  # a clear error for a dataset that does not exist
         self.save_hyperparameters()
         self.splits: dict[str, tuple[Tensor, Tensor]] = {}
         self.predict_inputs: DigitInputs | None = None
 
+    @property
+    def class_names(self) -> list[str]:
+        return CLASS_NAMES[self.hparams.dataset]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def num_features(self) -> int:
+        return IMAGE_PIXELS
+
     def prepare_data(self) -> None:
         predicting = self.trainer is not None and self.trainer.state.fn == TrainerFn.PREDICTING
         if not (predicting and self.hparams.predict_path):  # classifying the user's files needs no MNIST
-            ensure_raw_files(self.hparams.data_dir, download=self.hparams.download)
+            ensure_raw_files(self.hparams.data_dir, download=self.hparams.download, dataset=self.hparams.dataset)
 
     def setup(self, stage: str) -> None:
         if stage in ("fit", "validate") and "train" not in self.splits:
-            images, labels = load_split(self.hparams.data_dir, train=True)
+            images, labels = load_split(self.hparams.data_dir, train=True, dataset=self.hparams.dataset)
             order = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.hparams.split_seed))
             val_idx, train_idx = order[: self.hparams.val_size], order[self.hparams.val_size :]
             # transformed once, here: every batch is then a slice
             self.splits["train"] = self._on_device(to_model_input(images[train_idx]), labels[train_idx])
             self.splits["val"] = self._on_device(to_model_input(images[val_idx]), labels[val_idx])
         if stage == "test" and "test" not in self.splits:
-            images, labels = load_split(self.hparams.data_dir, train=False)
+            images, labels = load_split(self.hparams.data_dir, train=False, dataset=self.hparams.dataset)
             self.splits["test"] = self._on_device(to_model_input(images), labels)
         if stage == "predict":
             self.predict_inputs = self._read_predict_inputs()
 
     def _read_predict_inputs(self) -> DigitInputs:
         if self.hparams.predict_path is None:
-            images = load_split(self.hparams.data_dir, train=False)[0]
+            images = load_split(self.hparams.data_dir, train=False, dataset=self.hparams.dataset)[0]
             inputs = from_array(images, "test")
         else:
             inputs = read_digits(self.hparams.predict_path)

@@ -1,8 +1,10 @@
-"""Offline-first MNIST files: verify, decompress and lay them out where torchvision looks.
+"""Offline-first MNIST-format files: verify, decompress and lay them out where torchvision looks.
 
-torchvision's ``MNIST(download=True)`` trusts a ``.gz`` only if its compressed bytes match its own
-MD5s, so a recompressed copy of the same data would be downloaded again. Here every file is checked by
-the MD5 of its *uncompressed* content instead, which any faithful copy shares.
+The IDX datasets (``mnist``, ``fashion_mnist``) share one format and one layout: four files of the same
+names in ``DATA_DIR/<torchvision class name>/raw/``. torchvision's ``download=True`` trusts a ``.gz``
+only if its compressed bytes match its own MD5s, so a recompressed copy of the same data would be
+downloaded again. Here every file is checked by the MD5 of its *uncompressed* content instead, which
+any faithful copy shares.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import socket
 import tempfile
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
 
 from filelock import FileLock
-from torchvision.datasets import MNIST
+from torchvision.datasets import MNIST, FashionMNIST
 from torchvision.datasets.utils import download_url
 
 from mnist_lit.errors import MnistLitError
@@ -32,14 +35,45 @@ EXPECTED_MD5 = {
 # torchvision's mirrors, tried in order, and the MD5s of its original .gz files
 MIRRORS = list(MNIST.mirrors)
 GZ_MD5 = {filename.removesuffix(".gz"): md5 for filename, md5 in MNIST.resources}
+FASHION_MNIST_MD5 = {
+    "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+    "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+    "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+    "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+}
+IDX_DATASETS = {"mnist": ("MNIST", MNIST), "fashion_mnist": ("Fashion-MNIST", FashionMNIST)}
 # seconds a read may stall before the download gives up on a mirror and tries the next
 READ_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
 
 
-def raw_dir(data_dir: str | Path) -> Path:
-    """The folder torchvision reads MNIST from: ``DATA_DIR/MNIST/raw``."""
-    return Path(data_dir) / "MNIST" / "raw"
+@dataclass(frozen=True)
+class IdxFiles:
+    """What verifying, laying out and fetching one IDX dataset takes."""
+
+    title: str
+    folder: str
+    expected_md5: dict[str, str]
+    mirrors: list[str]
+    gz_md5: dict[str, str]
+
+
+def idx_files(dataset: str) -> IdxFiles:
+    """The tables of ``dataset``, read when asked, so the module's MNIST tables can be swapped (tests)."""
+    if dataset not in IDX_DATASETS:
+        raise MnistLitError(
+            f"Unknown dataset {dataset!r}. Choose one of: {', '.join(IDX_DATASETS)} (--data.dataset, --dataset)."
+        )
+    title, source = IDX_DATASETS[dataset]
+    if dataset == "mnist":
+        return IdxFiles(title, "MNIST", EXPECTED_MD5, MIRRORS, GZ_MD5)
+    gz_md5 = {filename.removesuffix(".gz"): md5 for filename, md5 in source.resources}
+    return IdxFiles(title, source.__name__, FASHION_MNIST_MD5, list(source.mirrors), gz_md5)
+
+
+def raw_dir(data_dir: str | Path, dataset: str = "mnist") -> Path:
+    """The folder torchvision reads a dataset from: ``DATA_DIR/MNIST/raw`` (``FashionMNIST/raw``, ...)."""
+    return Path(data_dir) / idx_files(dataset).folder / "raw"
 
 
 def _chunks(path: Path) -> Iterator[bytes]:
@@ -52,21 +86,22 @@ def _chunks(path: Path) -> Iterator[bytes]:
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise MnistLitError(
             f"{path} is not a complete gzip file ({err}); it is truncated or corrupted. "
-            "Replace it with a fresh copy of the MNIST file of that name."
+            "Replace it with a fresh copy of the file of that name."
         ) from err
 
 
-def _check_md5(path: Path, name: str, digest: str) -> None:
-    expected = EXPECTED_MD5[name]
+def _check_md5(path: Path, name: str, digest: str, dataset: str) -> None:
+    files = idx_files(dataset)
+    expected = files.expected_md5[name]
     if digest != expected:
         raise MnistLitError(
-            f"{path} does not hold the MNIST file {name}: the MD5 of its uncompressed content is {digest}, "
-            f"expected {expected}. Replace it with a faithful copy (python scripts/prepare_data.py "
-            "--source DIR --data-dir DATA_DIR lays out a folder of the four IDX files)."
+            f"{path} does not hold the {files.title} file {name}: the MD5 of its uncompressed content is "
+            f"{digest}, expected {expected}. Replace it with a faithful copy (python scripts/prepare_data.py "
+            f"--dataset {dataset} --source DIR --data-dir DATA_DIR lays out a folder of the four IDX files)."
         )
 
 
-def _write_verified(source: Path, target: Path, name: str) -> None:
+def _write_verified(source: Path, target: Path, name: str, dataset: str) -> None:
     """Write ``source``'s uncompressed content to ``target`` atomically, only if its MD5 is right.
 
     A temporary file in the target folder is renamed over the target at the end, so an interrupted
@@ -81,19 +116,19 @@ def _write_verified(source: Path, target: Path, name: str) -> None:
             for chunk in _chunks(source):
                 md5.update(chunk)
                 out.write(chunk)
-        _check_md5(source, name, md5.hexdigest())
+        _check_md5(source, name, md5.hexdigest(), dataset)
         tmp.chmod(0o644)  # mkstemp makes it private; the data is not
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def verify_file(path: Path, name: str) -> None:
-    """Raise a clear error unless ``path`` holds the uncompressed MNIST file ``name``."""
+def verify_file(path: Path, name: str, dataset: str = "mnist") -> None:
+    """Raise a clear error unless ``path`` holds the dataset's uncompressed file ``name``."""
     md5 = hashlib.md5()
     for chunk in _chunks(path):
         md5.update(chunk)
-    _check_md5(path, name, md5.hexdigest())
+    _check_md5(path, name, md5.hexdigest(), dataset)
 
 
 def _find_source(source_dir: Path, name: str) -> Path | None:
@@ -103,93 +138,97 @@ def _find_source(source_dir: Path, name: str) -> Path | None:
     return None
 
 
-def install_raw_files(source_dir: str | Path, data_dir: str | Path) -> Path:
-    """Lay out the four MNIST IDX files of ``source_dir`` (``.gz`` or not) under ``DATA_DIR/MNIST/raw``.
+def install_raw_files(source_dir: str | Path, data_dir: str | Path, dataset: str = "mnist") -> Path:
+    """Lay out the four IDX files of ``source_dir`` (``.gz`` or not) under ``DATA_DIR/MNIST/raw`` (or the
+    dataset's folder).
 
     Files already in place with the right content are left alone; the source is only read.
     """
-    source_dir, target_dir = Path(source_dir), raw_dir(data_dir)
-    for name in EXPECTED_MD5:
+    source_dir, target_dir = Path(source_dir), raw_dir(data_dir, dataset)
+    files = idx_files(dataset)
+    for name in files.expected_md5:
         source = _find_source(source_dir, name)
         if source is None:
             raise MnistLitError(
                 f"{source_dir} has neither {name} nor {name}.gz. Point --source at a folder that holds the "
-                "four MNIST IDX files (train-images, train-labels, t10k-images, t10k-labels)."
+                f"four {files.title} IDX files (train-images, train-labels, t10k-images, t10k-labels)."
             )
         target = target_dir / name
         if target.is_file():
             try:
-                verify_file(target, name)
+                verify_file(target, name, dataset)
                 continue
             except MnistLitError:
                 pass  # a wrong or damaged derived copy: replace it from the source
-        _write_verified(source, target, name)
+        _write_verified(source, target, name, dataset)
     return target_dir
 
 
-def _download_file(name: str, target_dir: Path) -> None:
+def _download_file(name: str, target_dir: Path, dataset: str) -> None:
     """Fetch ``name.gz`` from the first mirror that serves it intact, and write ``name`` atomically.
 
     A mirror that stalls times out on a read; an error page saved under the ``.gz`` name fails the MD5
     check; either way the next mirror is tried and nothing partial is left behind.
     """
-    errors = []
+    errors, files = [], idx_files(dataset)
     with tempfile.TemporaryDirectory(dir=target_dir, prefix=".download.") as tmp:
-        for mirror in MIRRORS:
+        for mirror in files.mirrors:
             url = f"{mirror}{name}.gz"
             try:
-                download_url(url, root=tmp, filename=f"{name}.gz", md5=GZ_MD5[name])
-                _write_verified(Path(tmp) / f"{name}.gz", target_dir / name, name)
+                download_url(url, root=tmp, filename=f"{name}.gz", md5=files.gz_md5[name])
+                _write_verified(Path(tmp) / f"{name}.gz", target_dir / name, name, dataset)
                 return
             except (RuntimeError, URLError, OSError, MnistLitError) as err:
                 errors.append(f"{url}: {(str(err).strip().splitlines() or [type(err).__name__])[0]}")
                 (Path(tmp) / f"{name}.gz").unlink(missing_ok=True)
     raise MnistLitError(
-        f"MNIST is not in {target_dir} and downloading {name} failed ({'; '.join(errors)}). Put the four IDX "
-        f"files there, for example with `python scripts/prepare_data.py --source DIR --data-dir "
-        f"{target_dir.parent.parent}`, or run again where the internet is reachable."
+        f"{files.title} is not in {target_dir} and downloading {name} failed ({'; '.join(errors)}). Put the four "
+        f"IDX files there, for example with `python scripts/prepare_data.py --dataset {dataset} --source DIR "
+        f"--data-dir {target_dir.parent.parent}`, or run again where the internet is reachable."
     )
 
 
-def _download(target_dir: Path) -> None:
+def _download(target_dir: Path, dataset: str) -> None:
     """Download what is missing, once, even when several processes prepare the same folder at once."""
     target_dir.mkdir(parents=True, exist_ok=True)
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(READ_TIMEOUT_S)
     try:
         with FileLock(target_dir / ".download.lock"):
-            for name in EXPECTED_MD5:
+            for name in idx_files(dataset).expected_md5:
                 if not (target_dir / name).is_file():  # another process may have fetched it meanwhile
-                    _download_file(name, target_dir)
+                    _download_file(name, target_dir, dataset)
     finally:
         socket.setdefaulttimeout(previous_timeout)
 
 
-def ensure_raw_files(data_dir: str | Path, download: bool = True) -> Path:
-    """Make sure ``DATA_DIR/MNIST/raw`` holds the four verified, uncompressed IDX files.
+def ensure_raw_files(data_dir: str | Path, download: bool = True, dataset: str = "mnist") -> Path:
+    """Make sure ``DATA_DIR/MNIST/raw`` (or the dataset's folder) holds the four verified IDX files, uncompressed.
 
     Uses what is there first (uncompressed files, or any ``.gz`` of the same content, which is
     decompressed beside it), and downloads only what is missing. A read-only folder that already holds
     valid uncompressed files is used without writing anything.
     """
     data_dir = Path(data_dir)
-    target_dir = raw_dir(data_dir)
+    target_dir = raw_dir(data_dir, dataset)
+    files = idx_files(dataset)
     missing = []
-    for name in EXPECTED_MD5:
+    for name in files.expected_md5:
         target = target_dir / name
         if target.is_file():
-            verify_file(target, name)
+            verify_file(target, name, dataset)
         elif (target_dir / f"{name}.gz").is_file():
-            _write_verified(target_dir / f"{name}.gz", target, name)
+            _write_verified(target_dir / f"{name}.gz", target, name, dataset)
         else:
             missing.append(name)
     if missing:
         if not download:
             raise MnistLitError(
-                f"MNIST is not in {target_dir} (missing: {', '.join(missing)}) and downloading is off. Put the "
-                f"four IDX files there with `python scripts/prepare_data.py --source DIR --data-dir {data_dir}`."
+                f"{files.title} is not in {target_dir} (missing: {', '.join(missing)}) and downloading is off. Put "
+                f"the four IDX files there with `python scripts/prepare_data.py --dataset {dataset} --source DIR "
+                f"--data-dir {data_dir}`."
             )
-        _download(target_dir)
-        for name in EXPECTED_MD5:
-            verify_file(target_dir / name, name)
+        _download(target_dir, dataset)
+        for name in files.expected_md5:
+            verify_file(target_dir / name, name, dataset)
     return target_dir
