@@ -81,7 +81,7 @@ class MisclassifiedDigits(L.Callback):
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
                 logger.experiment.add_figure("test/misclassified", fig, global_step=trainer.global_step)
-        rank_zero_info(f"{len(self._rows)} of {self._seen} test digits misclassified: see {out_dir}")
+        rank_zero_info(f"{len(self._rows)} of {self._seen} test images misclassified: see {out_dir}")
 
     def _gather_from_every_process(self) -> None:
         """Under DDP each process scored a contiguous shard of the test set: put the shards back in order."""
