@@ -14,8 +14,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from mnist_lit.callbacks import ConfusionMatrix, MisclassifiedDigits, PredictionWriter
 from mnist_lit.checkpoint import read_checkpoint
-from mnist_lit.data import MNISTDataModule
-from mnist_lit.data.datamodule import CLASS_NAMES, IMAGE_PIXELS
+from mnist_lit.data import MNISTDataModule, dataset_info
 from mnist_lit.errors import MnistLitError, print_error
 from mnist_lit.model import MLPClassifier
 
@@ -54,8 +53,9 @@ def check_architecture(checkpoint: dict, path: str, config: Namespace) -> None:
     """Refuse a checkpoint whose network differs from the one the config builds, naming both."""
     saved = checkpoint.get("hyper_parameters", {})
     # input and output sizes follow the dataset (linked when the objects are built, so not in the config yet)
-    wanted = {"hidden_sizes": config.model.get("hidden_sizes"), "input_size": IMAGE_PIXELS,
-              "num_classes": len(CLASS_NAMES[config.data.get("dataset")])}  # fmt: skip
+    dataset = dataset_info(config.data.get("dataset"))
+    wanted = {"hidden_sizes": config.model.get("hidden_sizes"), "input_size": dataset.num_features,
+              "num_classes": len(dataset.class_names)}  # fmt: skip
     for key, value in wanted.items():
         if key in saved and _as_list(saved[key]) != _as_list(value):
             raise MnistLitError(

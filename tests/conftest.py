@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
+import pickle
 import struct
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_lit import cli_main
-from mnist_lit.data import raw_files
+from mnist_lit.data import DATASETS, cifar_files, raw_files
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -28,12 +31,12 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.astype(np.uint8).tobytes()
 
 
-def learnable_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def learnable_digits(count: int, seed: int, shape: tuple[int, ...] = (28, 28)) -> tuple[np.ndarray, np.ndarray]:
     """Images a small MLP can learn: each class is a fixed blob pattern plus noise, so accuracy means something."""
-    templates = np.random.default_rng(1234).random((10, 28, 28)) > 0.7
+    templates = np.random.default_rng(1234).random((10, *shape)) > 0.7
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, count)
-    noise = rng.random((count, 28, 28)) < 0.15
+    noise = rng.random((count, *shape)) < 0.15
     images = np.where(templates[labels] ^ noise, 255, 0).astype(np.uint8)
     return images, labels.astype(np.uint8)
 
@@ -55,6 +58,26 @@ def write_fake_mnist(folder: Path, n_train: int = 600, n_test: int = 200, gz: bo
         else:
             (folder / name).write_bytes(content)
     return {name: hashlib.md5(content).hexdigest() for name, content in contents.items()}
+
+
+def write_fake_cifar10(folder: Path, per_batch: int = 100, n_test: int = 200) -> dict[str, str]:
+    """``cifar-10-python.tar.gz`` as CIFAR-10 ships it (pickled batches of ``[N, 3072]`` uint8 rows, labels and
+    ``batches.meta``, in ``cifar-10-batches-py/``); returns the MD5 of every file, the archive's included."""
+    batches = {f"data_batch_{i}": learnable_digits(per_batch, seed=i, shape=(3, 32, 32)) for i in range(1, 6)}
+    batches["test_batch"] = learnable_digits(n_test, seed=9, shape=(3, 32, 32))
+    contents = {
+        name: pickle.dumps({"batch_label": name, "data": images.reshape(len(images), -1), "labels": labels.tolist()})
+        for name, (images, labels) in batches.items()
+    }
+    contents["batches.meta"] = pickle.dumps({"label_names": list(DATASETS["cifar10"].class_names)})
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(folder / cifar_files.ARCHIVE, "w:gz") as tar:
+        for name, content in contents.items():
+            info = tarfile.TarInfo(f"{cifar_files.FOLDER}/{name}")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    md5s = {name: hashlib.md5(content).hexdigest() for name, content in contents.items()}
+    return md5s | {cifar_files.ARCHIVE: hashlib.md5((folder / cifar_files.ARCHIVE).read_bytes()).hexdigest()}
 
 
 def drawn_seven(width: int = 300, height: int = 240, scale: float = 1.0, offset=(40, 30)) -> Image.Image:
@@ -90,6 +113,27 @@ def fake_fashion_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     md5s = write_fake_mnist(raw_files.raw_dir(data_dir, "fashion_mnist"))
     monkeypatch.setattr(raw_files, "FASHION_MNIST_MD5", md5s)
     return data_dir
+
+
+@pytest.fixture
+def fake_kmnist_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The generated files laid out as KMNIST (``DATA_DIR/KMNIST/raw``), checked by their (smaller) IDX layout."""
+    data_dir = tmp_path / "data"
+    write_fake_mnist(raw_files.raw_dir(data_dir, "kmnist"))
+    shapes = {"train-images-idx3-ubyte": (600, 28, 28), "train-labels-idx1-ubyte": (600,),
+              "t10k-images-idx3-ubyte": (200, 28, 28), "t10k-labels-idx1-ubyte": (200,)}  # fmt: skip
+    monkeypatch.setattr(raw_files, "IDX_SHAPES", shapes)
+    return data_dir
+
+
+@pytest.fixture
+def fake_cifar_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder holding a generated ``cifar-10-python.tar.gz``, its files trusted by their MD5s."""
+    source = tmp_path / "downloads"
+    md5s = write_fake_cifar10(source)
+    monkeypatch.setattr(cifar_files, "ARCHIVE_MD5", md5s.pop(cifar_files.ARCHIVE))
+    monkeypatch.setattr(cifar_files, "CIFAR10_MD5", md5s)
+    return source
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,18 @@ from mnist_lit import MisclassifiedDigits, MLPClassifier
 
 
 def run_callback(
-    callback: MisclassifiedDigits, log_dir: Path, batches: list[tuple[torch.Tensor, torch.Tensor]]
+    callback: MisclassifiedDigits,
+    log_dir: Path,
+    batches: list[tuple[torch.Tensor, torch.Tensor]],
+    image_shape: tuple[int, ...] = (28, 28),
 ) -> Path:
     """Feed (logits, labels) batches through the callback's test hooks, as a Trainer would."""
-    trainer = SimpleNamespace(log_dir=str(log_dir), default_root_dir=str(log_dir), is_global_zero=True, loggers=[])
-    module = MLPClassifier()  # the titles use its class names
+    trainer = SimpleNamespace(log_dir=str(log_dir), default_root_dir=str(log_dir), is_global_zero=True, loggers=[],
+                              datamodule=SimpleNamespace(image_shape=image_shape))  # fmt: skip
+    module = MLPClassifier(input_size=torch.Size(image_shape).numel())  # the titles use its class names
     callback.on_test_epoch_start(trainer, module)
     for batch_idx, (logits, labels) in enumerate(batches):
-        images = torch.rand(len(labels), 784)
+        images = torch.rand(len(labels), torch.Size(image_shape).numel())
         callback.on_test_batch_end(trainer, module, {"logits": logits}, (images, labels), batch_idx)
     callback.on_test_epoch_end(trainer, module)
     return log_dir / "misclassified"
@@ -48,6 +52,14 @@ def test_no_errors_gives_a_header_only_table(tmp_path: Path) -> None:
     out = run_callback(MisclassifiedDigits(), tmp_path, [(one_hot_logits(labels), labels)])
     assert (out / "misclassified.csv").read_text().splitlines() == ["index,true,pred,confidence"]
     assert (out / "misclassified.png").is_file()
+
+
+def test_colour_images_are_shown_in_the_datamodules_shape(tmp_path: Path) -> None:
+    labels = torch.arange(10)
+    callback = MisclassifiedDigits()
+    out = run_callback(callback, tmp_path, [(one_hot_logits(labels.roll(1)), labels)], image_shape=(3, 32, 32))
+    assert [tuple(image.shape) for image in callback._images] == [(3, 32, 32)] * 10
+    assert len((out / "misclassified.csv").read_text().splitlines()) == 11 and (out / "misclassified.png").is_file()
 
 
 def test_many_errors_keep_every_row_but_cap_the_picture(tmp_path: Path) -> None:

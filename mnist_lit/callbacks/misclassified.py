@@ -15,6 +15,7 @@ from mnist_lit.distributed import gather_objects
 from mnist_lit.plots import plot_digits
 
 CSV_HEADER = ("index", "true", "pred", "confidence")
+DEFAULT_IMAGE_SHAPE = (28, 28)
 
 
 class MisclassifiedDigits(L.Callback):
@@ -27,19 +28,22 @@ class MisclassifiedDigits(L.Callback):
     Args:
         max_images: How many digits the picture shows at most; the CSV always lists all of them.
         columns: Digits per row of the picture.
-        image_shape: Height and width to show a flattened image as.
+        image_shape: The shape to show a flattened image as: ``(height, width)`` or ``(channels, height,
+            width)``. ``None`` takes the DataModule's ``image_shape`` (28×28 when it has none).
     """
 
-    def __init__(self, max_images: int = 25, columns: int = 5, image_shape: tuple[int, int] = (28, 28)) -> None:
+    def __init__(self, max_images: int = 25, columns: int = 5, image_shape: tuple[int, ...] | None = None) -> None:
         self.max_images = max_images
         self.columns = columns
         self.image_shape = image_shape
         self._rows: list[tuple[int, int, int, float]] = []
         self._images: list[Tensor] = []
         self._seen = 0
+        self._shape = image_shape or DEFAULT_IMAGE_SHAPE
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._rows, self._images, self._seen = [], [], 0
+        self._shape = self.image_shape or getattr(trainer.datamodule, "image_shape", DEFAULT_IMAGE_SHAPE)
 
     def on_test_batch_end(
         self,
@@ -59,7 +63,7 @@ class MisclassifiedDigits(L.Callback):
             self._rows.append((self._seen + i, true, pred, round(conf, 6)))
         room = self.max_images - len(self._images)
         if room > 0:
-            self._images += list(images[wrong[:room]].detach().cpu().reshape(-1, *self.image_shape))
+            self._images += list(images[wrong[:room]].detach().cpu().reshape(-1, *self._shape))
         self._seen += len(labels)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -75,7 +79,7 @@ class MisclassifiedDigits(L.Callback):
             writer.writerows(self._rows)
         names = pl_module.class_names
         titles = [f"True: {names[true]}, Pred: {names[pred]}" for _, true, pred, _ in self._rows[: len(self._images)]]
-        images = torch.stack(self._images) if self._images else torch.empty(0, *self.image_shape)
+        images = torch.stack(self._images) if self._images else torch.empty(0, *self._shape)
         fig = plot_digits(images, titles, self.columns)
         fig.savefig(out_dir / "misclassified.png", dpi=100)
         for logger in trainer.loggers:

@@ -1,50 +1,40 @@
-"""MNIST as a LightningDataModule: torchvision's files, held in memory as flat float tensors."""
+"""MNIST (or Fashion-MNIST, KMNIST, CIFAR-10) as a LightningDataModule: torchvision's files, held in
+memory as flat float tensors."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 import lightning as L
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
-from torchvision.datasets import FashionMNIST
 
-from mnist_lit.data.digit_inputs import DigitInputs, from_array, read_digits
+from mnist_lit.data.datasets import DatasetInfo, dataset_info, ensure_files, load_split
+from mnist_lit.data.digit_inputs import DigitInputs, read_digits
 from mnist_lit.data.loader import TensorBatchLoader
-from mnist_lit.data.raw_files import IDX_DATASETS, ensure_raw_files, idx_files
+from mnist_lit.data.preprocess import MNIST_SIDE
 from mnist_lit.errors import MnistLitError
-
-TRAIN_SIZE = 60_000
-IMAGE_PIXELS = 28 * 28
-# what reports and checkpoints call each class
-CLASS_NAMES = {"mnist": [str(digit) for digit in range(10)], "fashion_mnist": list(FashionMNIST.classes)}
-
-
-def load_split(data_dir: str | Path, train: bool, dataset: str = "mnist") -> tuple[Tensor, Tensor]:
-    """The official training (60,000) or test (10,000) split as uint8 images ``[N, 28, 28]`` and int64 labels."""
-    split = IDX_DATASETS[dataset][1](data_dir, train=train, download=False)
-    return split.data, split.targets
 
 
 def to_model_input(images: Tensor) -> Tensor:
-    """Flatten uint8 images to ``[N, 784]`` floats in [0, 1], the textbook's preprocessing."""
+    """Flatten uint8 images to ``[N, pixels]`` floats in [0, 1] (784 for MNIST), the textbook's preprocessing."""
     return images.flatten(1).float().div_(255)
 
 
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST's (or Fashion-MNIST's) official 60,000/10,000 split, transformed once and served from memory.
+    """The dataset's official training/test split (60,000/10,000 for MNIST), transformed once and served from memory.
 
     ``num_features``, ``num_classes`` and ``class_names`` describe the dataset; the CLI links them to the
     model's ``input_size``, ``num_classes`` and ``class_names``.
 
     Args:
         data_dir: Folder holding ``MNIST/raw/`` (see ``scripts/prepare_data.py``); downloaded there if absent.
-        dataset: ``mnist`` (handwritten digits) or ``fashion_mnist`` (Zalando's clothing, the same format).
+        dataset: ``mnist`` (handwritten digits), ``fashion_mnist`` (Zalando's clothing), ``kmnist`` (cursive
+            Japanese characters), all 28×28 grayscale, or ``cifar10`` (32×32 colour photos, 3,072 inputs).
         batch_size: Training batch size (the textbook uses 32).
         eval_batch_size: Batch size for validation, test and predict; large, since no gradients are kept.
-        val_size: Training images held out for validation (0 trains on all 60,000, as the textbook does).
+        val_size: Training images held out for validation (0 trains on all of them, as the textbook does).
         split_seed: Seed of the random choice of the validation images.
         download: Whether missing files may be downloaded; files already present are always verified.
         predict_path: What `predict` classifies: an image file, a folder of images, an ``.npy`` array or an
@@ -54,7 +44,7 @@ class MNISTDataModule(L.LightningDataModule):
     def __init__(
         self,
         data_dir: str = "data",
-        dataset: Literal["mnist", "fashion_mnist"] = "mnist",
+        dataset: Literal["mnist", "fashion_mnist", "kmnist", "cifar10"] = "mnist",
         batch_size: int = 32,
         eval_batch_size: int = 1000,
         val_size: int = 0,
@@ -68,19 +58,24 @@ class MNISTDataModule(L.LightningDataModule):
                 f"Batch sizes must be positive, got batch_size={batch_size}, eval_batch_size={eval_batch_size}. "
                 "Set --data.batch_size and --data.eval_batch_size to whole numbers of at least 1."
             )
-        if not 0 <= val_size < TRAIN_SIZE:
+        train_size = dataset_info(dataset).train_size  # a clear error for a dataset that does not exist
+        if not 0 <= val_size < train_size:
             raise MnistLitError(
-                f"--data.val_size must be from 0 to {TRAIN_SIZE - 1} (the validation images are taken from the "
-                f"{TRAIN_SIZE:,} training images), got {val_size}."
+                f"--data.val_size must be from 0 to {train_size - 1} (the validation images are taken from the "
+                f"{train_size:,} training images), got {val_size}."
             )
-        idx_files(dataset)  # a clear error for a dataset that does not exist
         self.save_hyperparameters()
         self.splits: dict[str, tuple[Tensor, Tensor]] = {}
         self.predict_inputs: DigitInputs | None = None
 
     @property
+    def info(self) -> DatasetInfo:
+        """The dataset's title, image shape and class names."""
+        return dataset_info(self.hparams.dataset)
+
+    @property
     def class_names(self) -> list[str]:
-        return CLASS_NAMES[self.hparams.dataset]
+        return list(self.info.class_names)
 
     @property
     def num_classes(self) -> int:
@@ -88,12 +83,16 @@ class MNISTDataModule(L.LightningDataModule):
 
     @property
     def num_features(self) -> int:
-        return IMAGE_PIXELS
+        return self.info.num_features
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return self.info.image_shape
 
     def prepare_data(self) -> None:
         predicting = self.trainer is not None and self.trainer.state.fn == TrainerFn.PREDICTING
         if not (predicting and self.hparams.predict_path):  # classifying the user's files needs no MNIST
-            ensure_raw_files(self.hparams.data_dir, download=self.hparams.download, dataset=self.hparams.dataset)
+            ensure_files(self.hparams.data_dir, download=self.hparams.download, dataset=self.hparams.dataset)
 
     def setup(self, stage: str) -> None:
         if stage in ("fit", "validate") and "train" not in self.splits:
@@ -112,9 +111,15 @@ class MNISTDataModule(L.LightningDataModule):
     def _read_predict_inputs(self) -> DigitInputs:
         if self.hparams.predict_path is None:
             images = load_split(self.hparams.data_dir, train=False, dataset=self.hparams.dataset)[0]
-            inputs = from_array(images, "test")
-        else:
-            inputs = read_digits(self.hparams.predict_path)
+            names = [f"test[{i}]" for i in range(len(images))]
+            return DigitInputs(names, images.float().div_(255), torch.arange(len(images)))
+        if self.image_shape != (MNIST_SIDE, MNIST_SIDE):
+            raise MnistLitError(
+                f"--data.predict_path reads pictures and arrays as 28×28 grayscale images, but {self.info.title} "
+                f"models take {'×'.join(map(str, self.image_shape))} inputs. Leave --data.predict_path out to "
+                f"classify the {self.info.title} test set, or predict with a model of a 28×28 dataset."
+            )
+        inputs = read_digits(self.hparams.predict_path)
         if not len(inputs.images):
             reasons = "; ".join(f"{inputs.names[i]}: {error}" for i, error in list(inputs.errors.items())[:3])
             raise MnistLitError(
@@ -170,7 +175,7 @@ class MNISTDataModule(L.LightningDataModule):
             return self._evaluation_loader("val")
         if self.trainer is not None and self.trainer.state.fn == TrainerFn.VALIDATING:
             raise MnistLitError(
-                "There is no validation split to validate on: the config trains on all 60,000 training images. "
+                "There is no validation split to validate on: the config trains on all the training images. "
                 "Hold some out with --data.val_size N (for example 5000), or evaluate with `test` instead."
             )
         return []  # fit without validation, as the textbook trains

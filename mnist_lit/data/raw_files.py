@@ -1,18 +1,21 @@
 """Offline-first MNIST-format files: verify, decompress and lay them out where torchvision looks.
 
-The IDX datasets (``mnist``, ``fashion_mnist``) share one format and one layout: four files of the same
-names in ``DATA_DIR/<torchvision class name>/raw/``. torchvision's ``download=True`` trusts a ``.gz``
-only if its compressed bytes match its own MD5s, so a recompressed copy of the same data would be
+The IDX datasets (``mnist``, ``fashion_mnist``, ``kmnist``) share one format and one layout: four files
+of the same names in ``DATA_DIR/<torchvision class name>/raw/``. torchvision's ``download=True`` trusts a
+``.gz`` only if its compressed bytes match its own MD5s, so a recompressed copy of the same data would be
 downloaded again. Here every file is checked by the MD5 of its *uncompressed* content instead, which
-any faithful copy shares.
+any faithful copy shares. KMNIST's content MD5s are not published (torchvision has only those of its
+``.gz`` files, which check its downloads), so its files are checked by their IDX header and size.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import socket
+import struct
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -21,7 +24,7 @@ from pathlib import Path
 from urllib.error import URLError
 
 from filelock import FileLock
-from torchvision.datasets import MNIST, FashionMNIST
+from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import download_url
 
 from mnist_lit.errors import MnistLitError
@@ -41,7 +44,18 @@ FASHION_MNIST_MD5 = {
     "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
     "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
 }
-IDX_DATASETS = {"mnist": ("MNIST", MNIST), "fashion_mnist": ("Fashion-MNIST", FashionMNIST)}
+# what the four files hold: IDX arrays of these shapes (images 28×28, one label each)
+IDX_SHAPES = {
+    "train-images-idx3-ubyte": (60_000, 28, 28),
+    "train-labels-idx1-ubyte": (60_000,),
+    "t10k-images-idx3-ubyte": (10_000, 28, 28),
+    "t10k-labels-idx1-ubyte": (10_000,),
+}
+IDX_DATASETS = {
+    "mnist": ("MNIST", MNIST),
+    "fashion_mnist": ("Fashion-MNIST", FashionMNIST),
+    "kmnist": ("KMNIST", KMNIST),
+}
 # seconds a read may stall before the download gives up on a mirror and tries the next
 READ_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
@@ -53,7 +67,7 @@ class IdxFiles:
 
     title: str
     folder: str
-    expected_md5: dict[str, str]
+    expected_md5: dict[str, str] | None  # None: checked by IDX layout (see IDX_SHAPES)
     mirrors: list[str]
     gz_md5: dict[str, str]
 
@@ -68,7 +82,8 @@ def idx_files(dataset: str) -> IdxFiles:
     if dataset == "mnist":
         return IdxFiles(title, "MNIST", EXPECTED_MD5, MIRRORS, GZ_MD5)
     gz_md5 = {filename.removesuffix(".gz"): md5 for filename, md5 in source.resources}
-    return IdxFiles(title, source.__name__, FASHION_MNIST_MD5, list(source.mirrors), gz_md5)
+    expected_md5 = FASHION_MNIST_MD5 if dataset == "fashion_mnist" else None  # KMNIST's are not published
+    return IdxFiles(title, source.__name__, expected_md5, list(source.mirrors), gz_md5)
 
 
 def raw_dir(data_dir: str | Path, dataset: str = "mnist") -> Path:
@@ -90,14 +105,42 @@ def _chunks(path: Path) -> Iterator[bytes]:
         ) from err
 
 
-def _check_md5(path: Path, name: str, digest: str, dataset: str) -> None:
+class _Content:
+    """What is checked of a file's uncompressed bytes, read once: their MD5, size and IDX header."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5()
+        self.size = 0
+        self.head = b""
+
+    def update(self, chunk: bytes) -> None:
+        self.md5.update(chunk)
+        if len(self.head) < 64:
+            self.head += chunk[:64]
+        self.size += len(chunk)
+
+    def idx_problem(self, shape: tuple[int, ...]) -> str | None:
+        """Why the bytes are not an IDX array of uint8 of ``shape``, or None when they are."""
+        header = struct.pack(">HBB", 0, 0x08, len(shape)) + struct.pack(f">{len(shape)}I", *shape)
+        if not self.head.startswith(header):
+            return f"its IDX header is {self.head[: len(header)].hex()}, expected {header.hex()} (uint8, shape {shape})"
+        if self.size != len(header) + math.prod(shape):
+            return f"it holds {self.size} bytes, expected {len(header) + math.prod(shape)} for shape {shape}"
+        return None
+
+
+def _check_content(path: Path, name: str, content: _Content, dataset: str) -> None:
     files = idx_files(dataset)
-    expected = files.expected_md5[name]
-    if digest != expected:
+    if files.expected_md5 is None:
+        problem = content.idx_problem(IDX_SHAPES[name])
+    else:
+        digest, expected = content.md5.hexdigest(), files.expected_md5[name]
+        problem = digest != expected and f"the MD5 of its uncompressed content is {digest}, expected {expected}"
+    if problem:
         raise MnistLitError(
-            f"{path} does not hold the {files.title} file {name}: the MD5 of its uncompressed content is "
-            f"{digest}, expected {expected}. Replace it with a faithful copy (python scripts/prepare_data.py "
-            f"--dataset {dataset} --source DIR --data-dir DATA_DIR lays out a folder of the four IDX files)."
+            f"{path} does not hold the {files.title} file {name}: {problem}. Replace it with a faithful copy "
+            f"(python scripts/prepare_data.py --dataset {dataset} --source DIR --data-dir DATA_DIR lays out a "
+            "folder of the four IDX files)."
         )
 
 
@@ -108,15 +151,15 @@ def _write_verified(source: Path, target: Path, name: str, dataset: str) -> None
     copy never leaves a half-written file that a later run would trust.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    md5 = hashlib.md5()
+    content = _Content()
     handle, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(handle, "wb") as out:
             for chunk in _chunks(source):
-                md5.update(chunk)
+                content.update(chunk)
                 out.write(chunk)
-        _check_md5(source, name, md5.hexdigest(), dataset)
+        _check_content(source, name, content, dataset)
         tmp.chmod(0o644)  # mkstemp makes it private; the data is not
         os.replace(tmp, target)
     finally:
@@ -125,10 +168,10 @@ def _write_verified(source: Path, target: Path, name: str, dataset: str) -> None
 
 def verify_file(path: Path, name: str, dataset: str = "mnist") -> None:
     """Raise a clear error unless ``path`` holds the dataset's uncompressed file ``name``."""
-    md5 = hashlib.md5()
+    content = _Content()
     for chunk in _chunks(path):
-        md5.update(chunk)
-    _check_md5(path, name, md5.hexdigest(), dataset)
+        content.update(chunk)
+    _check_content(path, name, content, dataset)
 
 
 def _find_source(source_dir: Path, name: str) -> Path | None:
@@ -146,7 +189,7 @@ def install_raw_files(source_dir: str | Path, data_dir: str | Path, dataset: str
     """
     source_dir, target_dir = Path(source_dir), raw_dir(data_dir, dataset)
     files = idx_files(dataset)
-    for name in files.expected_md5:
+    for name in IDX_SHAPES:
         source = _find_source(source_dir, name)
         if source is None:
             raise MnistLitError(
@@ -195,7 +238,7 @@ def _download(target_dir: Path, dataset: str) -> None:
     socket.setdefaulttimeout(READ_TIMEOUT_S)
     try:
         with FileLock(target_dir / ".download.lock"):
-            for name in idx_files(dataset).expected_md5:
+            for name in IDX_SHAPES:
                 if not (target_dir / name).is_file():  # another process may have fetched it meanwhile
                     _download_file(name, target_dir, dataset)
     finally:
@@ -213,7 +256,7 @@ def ensure_raw_files(data_dir: str | Path, download: bool = True, dataset: str =
     target_dir = raw_dir(data_dir, dataset)
     files = idx_files(dataset)
     missing = []
-    for name in files.expected_md5:
+    for name in IDX_SHAPES:
         target = target_dir / name
         if target.is_file():
             verify_file(target, name, dataset)
@@ -229,6 +272,6 @@ def ensure_raw_files(data_dir: str | Path, download: bool = True, dataset: str =
                 f"--data-dir {data_dir}`."
             )
         _download(target_dir, dataset)
-        for name in files.expected_md5:
+        for name in IDX_SHAPES:
             verify_file(target_dir / name, name, dataset)
     return target_dir
