@@ -20,6 +20,8 @@ from mnist_lit.model import MLPClassifier
 
 EVALUATION_SUBCOMMANDS = ("validate", "test", "predict")
 LAST = "last"
+# `--ckpt_path best`: the checkpoint a config with a validation split keeps by `val/acc` (configs/*_tuned.yaml)
+BEST = "best"
 # callbacks that act only after `test` or `predict`; Lightning calls every callback's hooks on every
 # training step, idle or not (about 15 µs each here), so `fit` leaves them out
 EVALUATION_ONLY_CALLBACKS = (ConfusionMatrix, MisclassifiedDigits, PredictionWriter)
@@ -38,13 +40,14 @@ def runs_root(trainer_config: Namespace) -> Path:
     return Path(trainer_config.get("default_root_dir") or ".") / "lightning_logs"
 
 
-def find_last_checkpoint(root: Path) -> Path:
-    """The most recently written ``last.ckpt`` of any run under ``root``."""
-    candidates = list(root.glob("**/checkpoints/last.ckpt"))
+def find_checkpoint(root: Path, name: str = LAST) -> Path:
+    """The most recently written ``last.ckpt`` (or ``best.ckpt``) of any run under ``root``."""
+    candidates = list(root.glob(f"**/checkpoints/{name}.ckpt"))
     if not candidates:
+        keeps = "" if name == LAST else " (only configs with a validation split keep one, e.g. configs/*_tuned.yaml)"
         raise MnistLitError(
-            f"--ckpt_path last found no checkpoint under {root}: no run of this config has been trained there "
-            "yet. Run `fit` with the same --config first, or pass the path of a .ckpt file."
+            f"--ckpt_path {name} found no {name}.ckpt under {root}{keeps}: no run of this config has written one "
+            "there yet. Run `fit` with the same --config first, or pass the path of a .ckpt file."
         )
     return max(candidates, key=lambda path: path.stat().st_mtime)
 
@@ -86,7 +89,8 @@ class MnistLitCLI(LightningCLI):
     """LightningCLI that checks ``--ckpt_path`` before anything is built.
 
     Evaluating without a checkpoint would silently score an untrained model, so it is refused;
-    ``--ckpt_path last`` stands for the newest ``last.ckpt`` of the config's runs.
+    ``--ckpt_path last`` stands for the newest ``last.ckpt`` of the config's runs, ``best`` for the newest
+    ``best.ckpt`` (kept by validation accuracy).
     """
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -113,10 +117,10 @@ class MnistLitCLI(LightningCLI):
             raise MnistLitError(
                 f"`{subcommand}` needs trained weights, and no --ckpt_path was given (without one it would score "
                 f"an untrained model). Pass --ckpt_path PATH/TO/last.ckpt, or --ckpt_path {LAST} for the newest "
-                "checkpoint of this config's runs."
+                f"checkpoint of this config's runs ({BEST} for the best by validation accuracy)."
             )
-        if ckpt_path == LAST:
-            config.ckpt_path = str(find_last_checkpoint(runs_root(config.trainer)))
+        if ckpt_path in (LAST, BEST):
+            config.ckpt_path = str(find_checkpoint(runs_root(config.trainer), ckpt_path))
         elif ckpt_path is not None and not Path(ckpt_path).is_file():
             raise MnistLitError(
                 f"--ckpt_path {ckpt_path} does not exist. Pass the path of a .ckpt file written by `fit` "

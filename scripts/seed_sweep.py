@@ -1,10 +1,14 @@
 """Train and test one config for several seeds; report test accuracy and errors as mean and range.
 
     python scripts/seed_sweep.py --config configs/one_hidden.yaml --seeds 0 1 2
+    python scripts/seed_sweep.py --config configs/one_hidden_tuned.yaml --seeds 0 1 2 --checkpoint best
+    python scripts/seed_sweep.py --config configs/one_hidden_tuned.yaml --validation-only --model.label_smoothing 0
 
 Each seed runs `fit` then `test` on the trained weights through `cli_main`, exactly as a user would,
-with its logs under ``--log-dir``. Any further arguments go to both commands unchanged
-(for example ``--trainer.max_epochs 5``).
+with its logs under ``--log-dir``. ``--checkpoint best`` tests the epoch kept by validation accuracy
+(configs with a validation split) instead of the last. ``--validation-only`` skips `test` and reports
+the validation accuracy of that checkpoint: what a recipe is chosen on, never the test set. Any further
+arguments go to both commands unchanged (for example ``--trainer.max_epochs 5``).
 """
 
 from __future__ import annotations
@@ -17,20 +21,31 @@ from pathlib import Path
 from mnist_lit import EpochTimer, cli_main
 
 
-def run_seed(config: str, seed: int, log_dir: str, extra: list[str]) -> dict:
+def run_seed(config: str, seed: int, log_dir: str, extra: list[str], checkpoint: str, test: bool) -> dict:
     common = ["--config", config, "--seed_everything", str(seed), "--trainer.logger.init_args.save_dir", log_dir]
     fit = cli_main(["fit", *common, *extra])
     timer = next(callback for callback in fit.trainer.callbacks if isinstance(callback, EpochTimer))
-    checkpoint = fit.trainer.checkpoint_callback.last_model_path
-    test = cli_main(["test", *common, "--ckpt_path", checkpoint, *extra])
-    misclassified = Path(test.trainer.log_dir) / "misclassified" / "misclassified.csv"
-    return {
-        "seed": seed,
-        "test_acc": float(test.trainer.callback_metrics["test/acc"]),
+    saver = fit.trainer.checkpoint_callback
+    run = {"seed": seed, "epoch_seconds": timer.epoch_seconds}
+    if checkpoint == "best":
+        run |= {"checkpoint": saver.best_model_path, "val_acc": float(saver.best_model_score)}
+    else:
+        run |= {"checkpoint": saver.last_model_path}
+        if "val/acc" in fit.trainer.callback_metrics:
+            run["val_acc"] = float(fit.trainer.callback_metrics["val/acc"])
+    if not test:
+        return run
+    tested = cli_main(["test", *common, "--ckpt_path", run["checkpoint"], *extra])
+    misclassified = Path(tested.trainer.log_dir) / "misclassified" / "misclassified.csv"
+    return run | {
+        "test_acc": float(tested.trainer.callback_metrics["test/acc"]),
         "misclassified": len(misclassified.read_text().splitlines()) - 1,
-        "epoch_seconds": timer.epoch_seconds,
-        "checkpoint": checkpoint,
     }
+
+
+def mean_and_range(runs: list[dict], key: str) -> dict[str, float]:
+    values = [run[key] for run in runs]
+    return {f"{key}_mean": statistics.mean(values), f"{key}_min": min(values), f"{key}_max": max(values)}
 
 
 def main() -> None:
@@ -38,34 +53,38 @@ def main() -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--log-dir", default="logs/seed_sweep")
+    parser.add_argument("--checkpoint", choices=["last", "best"], default="last", help="which checkpoint to score")
+    parser.add_argument("--validation-only", action="store_true", help="report validation accuracy, do not test")
     parser.add_argument("--json", default=None, help="results file (default: benchmarks/sweep_CONFIG.json)")
     args, extra = parser.parse_known_args()
 
-    runs = [run_seed(args.config, seed, args.log_dir, extra) for seed in args.seeds]
-    accs = [run["test_acc"] for run in runs]
-    errors = [run["misclassified"] for run in runs]
+    runs = [
+        run_seed(args.config, seed, args.log_dir, extra, args.checkpoint, not args.validation_only)
+        for seed in args.seeds
+    ]
     epoch_s = [s for run in runs for s in run["epoch_seconds"][1:]] or [s for run in runs for s in run["epoch_seconds"]]
-    summary = {
-        "config": args.config,
-        "extra_args": extra,
-        "seeds": args.seeds,
-        "test_acc_mean": statistics.mean(accs),
-        "test_acc_min": min(accs),
-        "test_acc_max": max(accs),
-        "misclassified_mean": statistics.mean(errors),
-        "epoch_seconds_median": statistics.median(epoch_s),
-        "runs": runs,
-    }
+    summary = {"config": args.config, "extra_args": extra, "seeds": args.seeds, "checkpoint": args.checkpoint}
+    if "val_acc" in runs[0]:
+        summary |= mean_and_range(runs, "val_acc")
+    if not args.validation_only:
+        summary |= mean_and_range(runs, "test_acc") | {
+            "misclassified_mean": statistics.mean(r["misclassified"] for r in runs)
+        }
+    summary |= {"epoch_seconds_median": statistics.median(epoch_s), "runs": runs}
     name = Path(args.config).stem
     path = Path(args.json or f"benchmarks/sweep_{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2))
-    print("\n| config | seeds | test acc mean (min-max) | misclassified mean (per seed) | s/epoch median |")
-    print("|---|---|---|---|---|")
+    columns = [("val_acc", "val acc"), ("test_acc", "test acc")]
+    shown = [(key, title) for key, title in columns if f"{key}_mean" in summary]
+    print(f"\n| config | extra args | seeds | checkpoint | {' | '.join(f'{t} mean (min-max)' for _, t in shown)} "
+          "| misclassified per seed | s/epoch median |")  # fmt: skip
+    print("|---" * (6 + len(shown)) + "|")
+    figures = [f"{summary[f'{k}_mean']:.4f} ({summary[f'{k}_min']:.4f}-{summary[f'{k}_max']:.4f})" for k, _ in shown]
+    errors = ", ".join(str(run["misclassified"]) for run in runs if "misclassified" in run) or "-"
     print(
-        f"| {name} | {' '.join(map(str, args.seeds))} | {summary['test_acc_mean']:.4f} "
-        f"({summary['test_acc_min']:.4f}-{summary['test_acc_max']:.4f}) | {summary['misclassified_mean']:.1f} "
-        f"({', '.join(map(str, errors))}) | {summary['epoch_seconds_median']:.2f} |"
+        f"| {name} | {' '.join(extra) or '-'} | {' '.join(map(str, args.seeds))} | {args.checkpoint} | "
+        f"{' | '.join(figures)} | {errors} | {summary['epoch_seconds_median']:.2f} |"
     )
     print(f"\nwritten to {path}")
 

@@ -27,6 +27,8 @@ def test_mlp_has_the_textbook_layers(hidden: tuple[int, ...], shapes: list[tuple
         ({"hidden_sizes": (64, 0)}, "positive"),
         ({"lr": 0.0}, "lr"),
         ({"class_names": ["cat", "dog"]}, "names 2 classes"),
+        ({"weight_decay": -0.1}, "weight_decay must be at least 0"),
+        ({"label_smoothing": 1.0}, "label_smoothing from 0 to below 1"),
     ],
 )
 def test_bad_hyperparameters_are_refused(kwargs: dict, words: str) -> None:

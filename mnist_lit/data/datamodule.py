@@ -3,6 +3,7 @@ memory as flat float tensors."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import lightning as L
@@ -10,6 +11,7 @@ import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 
+from mnist_lit.data.augment import random_shift
 from mnist_lit.data.datasets import DatasetInfo, dataset_info, ensure_files, load_split
 from mnist_lit.data.digit_inputs import DigitInputs, read_digits
 from mnist_lit.data.loader import TensorBatchLoader
@@ -36,6 +38,8 @@ class MNISTDataModule(L.LightningDataModule):
         eval_batch_size: Batch size for validation, test and predict; large, since no gradients are kept.
         val_size: Training images held out for validation (0 trains on all of them, as the textbook does).
         split_seed: Seed of the random choice of the validation images.
+        shift_pixels: Augment training batches by moving each image a random 0 to N pixels along each axis
+            (0, the textbook's recipe, trains on the images as they are).
         download: Whether missing files may be downloaded; files already present are always verified.
         predict_path: What `predict` classifies: an image file, a folder of images, an ``.npy`` array or an
             IDX file (see :func:`mnist_lit.data.read_digits`); the test set when not given.
@@ -49,6 +53,7 @@ class MNISTDataModule(L.LightningDataModule):
         eval_batch_size: int = 1000,
         val_size: int = 0,
         split_seed: int = 42,
+        shift_pixels: int = 0,
         download: bool = True,
         predict_path: str | None = None,
     ) -> None:
@@ -57,6 +62,11 @@ class MNISTDataModule(L.LightningDataModule):
             raise MnistLitError(
                 f"Batch sizes must be positive, got batch_size={batch_size}, eval_batch_size={eval_batch_size}. "
                 "Set --data.batch_size and --data.eval_batch_size to whole numbers of at least 1."
+            )
+        if not 0 <= shift_pixels < min(dataset_info(dataset).image_shape[-2:]):
+            raise MnistLitError(
+                f"--data.shift_pixels must be from 0 (no augmentation) to a few pixels, got {shift_pixels}; 1 or 2 "
+                "moves MNIST's digits about as much as handwriting varies."
             )
         train_size = dataset_info(dataset).train_size  # a clear error for a dataset that does not exist
         if not 0 <= val_size < train_size:
@@ -158,7 +168,12 @@ class MNISTDataModule(L.LightningDataModule):
         # the seed `seed_everything` gave torch, however much randomness was drawn since (DDP re-seeds each
         # process after building the model), and rank zero's, so every process shards the same order
         shuffle_seed = self.trainer.strategy.broadcast(torch.initial_seed()) if self.trainer else torch.initial_seed()
-        return TensorBatchLoader(*self.splits["train"], self.hparams.batch_size, shuffle_seed=shuffle_seed, **processes)
+        augment = None
+        if self.hparams.shift_pixels:
+            augment = partial(random_shift, image_shape=self.image_shape, max_shift=self.hparams.shift_pixels)
+        return TensorBatchLoader(
+            *self.splits["train"], self.hparams.batch_size, shuffle_seed=shuffle_seed, augment=augment, **processes
+        )
 
     def _evaluation_loader(self, split: str) -> TensorBatchLoader:
         """A contiguous shard of the split per process: every digit scored exactly once, none padded in."""

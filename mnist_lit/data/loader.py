@@ -13,7 +13,7 @@ Lightning leaves loaders that are not ``DataLoader``s alone, so it adds no sampl
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -50,6 +50,7 @@ class TensorBatchLoader:
         shuffle_seed: Shuffle each epoch with this seed (training); ``None`` keeps the order (evaluation).
         rank, world_size: This process's place among the processes (Lightning's ``global_rank`` and
             ``world_size``); the default is a single process.
+        augment: Applied to each shuffled batch of images (training augmentation), on their device.
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class TensorBatchLoader:
         shuffle_seed: int | None = None,
         rank: int = 0,
         world_size: int = 1,
+        augment: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
@@ -71,6 +73,7 @@ class TensorBatchLoader:
         self.batch_size = batch_size
         self.rank = rank
         self.world_size = world_size
+        self.augment = augment
         # `sampler` and `batch_sampler` are the DataLoader attributes Lightning looks at: it calls
         # `sampler.set_epoch` each epoch and checks evaluation loaders for shuffling
         self.sampler = None if shuffle_seed is None else EpochShuffle(len(images), shuffle_seed)
@@ -86,4 +89,5 @@ class TensorBatchLoader:
         order = self.sampler.permutation().to(self.images.device)
         for idx in order.split(self.batch_size):
             mine = idx[self.rank :: self.world_size] if self.world_size > 1 else idx
-            yield self.images[mine], self.labels[mine]
+            images = self.images[mine]
+            yield (self.augment(images) if self.augment else images), self.labels[mine]
