@@ -75,17 +75,16 @@ def main() -> None:
     path = Path(args.json or f"benchmarks/sweep_{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2))
-    columns = [("val_acc", "val acc"), ("test_acc", "test acc")]
+    columns = (("val_acc", "val acc"), ("test_acc", "test acc"))
     shown = [(key, title) for key, title in columns if f"{key}_mean" in summary]
-    print(f"\n| config | extra args | seeds | checkpoint | {' | '.join(f'{t} mean (min-max)' for _, t in shown)} "
-          "| misclassified per seed | s/epoch median |")  # fmt: skip
-    print("|---" * (6 + len(shown)) + "|")
-    figures = [f"{summary[f'{k}_mean']:.4f} ({summary[f'{k}_min']:.4f}-{summary[f'{k}_max']:.4f})" for k, _ in shown]
-    errors = ", ".join(str(run["misclassified"]) for run in runs if "misclassified" in run) or "-"
-    print(
-        f"| {name} | {' '.join(extra) or '-'} | {' '.join(map(str, args.seeds))} | {args.checkpoint} | "
-        f"{' | '.join(figures)} | {errors} | {summary['epoch_seconds_median']:.2f} |"
-    )
+    headers = ["config", "extra args", "seeds", "checkpoint", *(f"{title} mean (min-max)" for _, title in shown)]
+    headers += ["misclassified per seed", "s/epoch median"]
+    cells = [name, " ".join(extra) or "-", " ".join(map(str, args.seeds)), args.checkpoint]
+    for key, _ in shown:
+        cells.append(f"{summary[f'{key}_mean']:.4f} ({summary[f'{key}_min']:.4f}-{summary[f'{key}_max']:.4f})")
+    cells += [", ".join(str(run["misclassified"]) for run in runs if "misclassified" in run) or "-"]
+    cells += [f"{summary['epoch_seconds_median']:.2f}"]
+    print("\n| " + " | ".join(headers) + " |\n" + "|---" * len(headers) + "|\n| " + " | ".join(cells) + " |")
     print(f"\nwritten to {path}")
 
 
