@@ -35,8 +35,9 @@ class Prediction:
     def confidence(self) -> float | None:
         return self.top[0][1] if self.top else None
 
-    def csv_row(self) -> list[object]:
-        ranked = [value for pair in self.top for value in pair]
+    def csv_row(self, class_names: Sequence[str] | None = None) -> list[object]:
+        """``file, pred, confidence, top2, top2_prob, top3, top3_prob, error``; classes by name if given."""
+        ranked = [value for c, p in self.top for value in (_named(c, class_names), p)]
         ranked += [""] * (2 * TOP_K - len(ranked))
         return [self.name, *ranked, self.error or ""]
 
@@ -56,24 +57,31 @@ def predictions_from(
     ]
 
 
-def write_csv(predictions: Sequence[Prediction], path: Path) -> None:
+def _named(label: int, class_names: Sequence[str] | None) -> int | str:
+    return class_names[label] if class_names is not None else label
+
+
+def write_csv(predictions: Sequence[Prediction], path: Path, class_names: Sequence[str] | None = None) -> None:
+    """The answers as CSV, classes named by ``class_names`` (MNIST's are the digits themselves)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(CSV_HEADER)
-        writer.writerows(prediction.csv_row() for prediction in predictions)
+        writer.writerows(prediction.csv_row(class_names) for prediction in predictions)
 
 
-def format_table(predictions: Sequence[Prediction], limit: int = 10) -> str:
-    """The first ``limit`` answers as aligned text: file, digit, confidence and the runners-up."""
+def format_table(predictions: Sequence[Prediction], limit: int = 10, class_names: Sequence[str] | None = None) -> str:
+    """The first ``limit`` answers as aligned text: file, class, confidence and the runners-up."""
     width = max([len("file")] + [len(p.name) for p in predictions[:limit]])
-    lines = [f"{'file':<{width}}  pred  confidence  top-3"]
+    pred_width = max([4] + [len(str(_named(p.pred, class_names))) for p in predictions[:limit] if p.top])
+    lines = [f"{'file':<{width}}  {'pred':>{pred_width}}  confidence  top-3"]
     for prediction in predictions[:limit]:
         if prediction.error:
             lines.append(f"{prediction.name:<{width}}  error: {prediction.error}")
             continue
-        ranked = "  ".join(f"{c} ({p:.3f})" for c, p in prediction.top)
-        lines.append(f"{prediction.name:<{width}}  {prediction.pred:>4}  {prediction.confidence:>10.4f}  {ranked}")
+        ranked = "  ".join(f"{_named(c, class_names)} ({p:.3f})" for c, p in prediction.top)
+        pred = _named(prediction.pred, class_names)
+        lines.append(f"{prediction.name:<{width}}  {pred:>{pred_width}}  {prediction.confidence:>10.4f}  {ranked}")
     if len(predictions) > limit:
         lines.append(f"... and {len(predictions) - limit} more")
     return "\n".join(lines)

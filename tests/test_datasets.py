@@ -148,6 +148,7 @@ def test_cifar10_builds_a_3072_input_model_and_its_reports_name_the_classes(
     predict = ("predict", data_dir, logs, "--ckpt_path", checkpoint, *cifar)
     out = tmp_path / "predictions.csv"
     cli_main(cli_args(*predict, "--output", str(out), config="two_hidden.yaml"))
-    assert len(out.read_text().splitlines()) == 201  # the test set, one row each
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 200 and {row["pred"] for row in rows} | {row["top3"] for row in rows} <= set(names)
     err = fails(cli_args(*predict, "--data.predict_path", str(out), config="two_hidden.yaml"), capsys)
     assert "28×28 grayscale" in err and "CIFAR-10 models take 3×32×32 inputs" in err

@@ -53,13 +53,13 @@ class PredictionWriter(BasePredictionWriter):
         self.predictions = predictions_from(names, positions, probs, inputs.errors if inputs is not None else {})
         self.path = path
         if trainer.is_global_zero:
-            write_csv(self.predictions, path)
+            write_csv(self.predictions, path, pl_module.class_names)
 
     def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # here, not at epoch end, so the table comes after the progress bar has closed
         if not trainer.is_global_zero:
             return
         failed = sum(prediction.error is not None for prediction in self.predictions)
-        print(format_table(self.predictions, self.show))
+        print(format_table(self.predictions, self.show, pl_module.class_names))
         unread = f" ({failed} could not be read)" if failed else ""
         print(f"{len(self.predictions)} rows written to {self.path}{unread}")
