@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 import io
 import json
 import pickle
@@ -11,6 +12,7 @@ import struct
 import sys
 import tarfile
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -168,6 +170,15 @@ def trained(fake_data_dir: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
 def trusting_cli(md5s: dict[str, str], args: list[str]) -> list[str]:
     """The command that runs the CLI in a child process trusting the generated files' MD5s."""
     return [sys.executable, str(REPO / "tests" / "trusting_cli.py"), json.dumps(md5s), *args]
+
+
+def import_script(name: str) -> ModuleType:
+    """A script as a module, so it runs in-process, where the fake files' MD5s are trusted."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
 
 
 def fails(args: list[str], capsys: pytest.CaptureFixture) -> str:

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from mnist_lit import MLPClassifier, MNISTDataModule, MnistLitError, cli_main
 from mnist_lit.data.augment import random_shift
-from tests.conftest import REPO, cli_args
+from tests.conftest import REPO, cli_args, import_script
 
 TUNED = ("--data.val_size", "100", "--trainer.max_epochs", "3")  # the generated training split has 600 images
 
@@ -86,11 +86,7 @@ def test_best_without_such_a_checkpoint_names_the_configs_that_keep_one(trained,
 
 
 def test_seed_sweep_reports_validation_accuracy_without_testing(fake_data_dir: Path, tmp_path: Path) -> None:
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import seed_sweep
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
+    seed_sweep = import_script("seed_sweep")
     out = tmp_path / "sweep.json"
     args = ["--config", str(REPO / "configs" / "one_hidden_tuned.yaml"), "--seeds", "0", "1", "--checkpoint", "best",
             "--validation-only", "--log-dir", str(tmp_path / "logs"), "--json", str(out),

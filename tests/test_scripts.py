@@ -11,7 +11,7 @@ from PIL import Image
 
 from mnist_lit import cli_main
 from mnist_lit.data import raw_files
-from tests.conftest import REPO, cli_args, write_fake_mnist
+from tests.conftest import REPO, cli_args, import_script, write_fake_mnist
 
 
 def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -21,15 +21,7 @@ def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def import_scripts() -> tuple:
-    """The scripts as modules, so they run in-process, where the fake files' MD5s are trusted."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import export_npy
-        import inspect_data
-        import render_scans
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
-    return export_npy, inspect_data, render_scans
+    return import_script("export_npy"), import_script("inspect_data"), import_script("render_scans")
 
 
 def test_inspect_and_export_on_laid_out_data(fake_data_dir: Path, tmp_path: Path) -> None:
@@ -40,6 +32,19 @@ def test_inspect_and_export_on_laid_out_data(fake_data_dir: Path, tmp_path: Path
     x_train, y_test = np.load(tmp_path / "npy" / "x_train.npy"), np.load(tmp_path / "npy" / "y_test.npy")
     assert x_train.shape == (600, 28, 28) and x_train.dtype == np.uint8
     assert y_test.shape == (200,)
+
+
+def test_prepare_inspect_and_export_cifar10_from_its_archive(fake_cifar_source: Path, tmp_path: Path, capsys) -> None:
+    export_npy, inspect_data, _ = import_scripts()
+    prepare_data = import_script("prepare_data")
+    data = ["--data-dir", str(tmp_path / "data"), "--dataset", "cifar10"]
+    assert prepare_data.main(["--source", str(fake_cifar_source), *data]) == 0
+    assert inspect_data.main([*data, "--out", str(tmp_path / "s.png"), "--count", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "CIFAR-10 is ready" in printed and "train: 500 images (500, 3, 32, 32) torch.uint8" in printed
+    assert "model input (500, 3072)" in printed and (tmp_path / "s.png").stat().st_size > 0
+    assert export_npy.main([*data, "--out-dir", str(tmp_path / "npy")]) == 0
+    assert np.load(tmp_path / "npy" / "x_test.npy").shape == (200, 3, 32, 32)
 
 
 def test_inspect_and_export_without_data_say_how_to_get_it(tmp_path: Path, capsys) -> None:
