@@ -97,3 +97,25 @@ def test_seed_sweep_reports_validation_accuracy_without_testing(fake_data_dir: P
     assert [run["seed"] for run in summary["runs"]] == [0, 1] and "test_acc_mean" not in summary
     assert summary["val_acc_min"] <= summary["val_acc_mean"] <= summary["val_acc_max"] and summary["val_acc_max"] > 0.5
     assert not list((tmp_path / "logs").glob("*/version_2"))  # two fits, no test runs
+
+
+@pytest.mark.parametrize("schedule", ["one_cycle", "cosine"])
+def test_schedules_peak_at_lr_and_end_near_zero(schedule: str) -> None:
+    model = MLPClassifier(lr=0.01, lr_schedule=schedule)
+    model.trainer = type("FakeTrainer", (), {"estimated_stepping_batches": 30})()
+    config = model.configure_optimizers()
+    optimizer, scheduler = config["optimizer"], config["lr_scheduler"]["scheduler"]
+    assert config["lr_scheduler"]["interval"] == "step"
+    rates = []
+    for _ in range(30):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    peak = rates.index(max(rates))
+    assert max(rates) == pytest.approx(0.01) and rates[-1] < 0.001
+    assert (0 < peak < 10) if schedule == "one_cycle" else peak == 0  # one cycle warms up over 30% of the steps
+
+
+def test_the_textbook_recipe_is_plain_adam_at_a_constant_rate() -> None:
+    optimizer = MLPClassifier().configure_optimizers()
+    assert type(optimizer) is torch.optim.Adam and optimizer.param_groups[0]["weight_decay"] == 0
