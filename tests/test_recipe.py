@@ -57,14 +57,17 @@ def test_label_smoothing_changes_the_training_loss_only() -> None:
     assert not torch.isclose(loss, F.cross_entropy(logits, labels))
 
 
-@pytest.mark.parametrize("name", ["one_hidden_tuned.yaml", "two_hidden_tuned.yaml"])
+@pytest.mark.parametrize(
+    ("name", "optimizer_class", "weight_decay"),
+    [("one_hidden_tuned.yaml", torch.optim.Adam, 0.0), ("two_hidden_tuned.yaml", torch.optim.AdamW, 0.05)],
+)
 def test_tuned_config_keeps_the_best_epoch_by_validation_and_tests_it(
-    name: str, fake_data_dir: Path, tmp_path: Path
+    name: str, optimizer_class: type, weight_decay: float, fake_data_dir: Path, tmp_path: Path
 ) -> None:
     logs = tmp_path / "logs"
     fit = cli_main(cli_args("fit", fake_data_dir, logs, *TUNED, config=name))
     optimizer = fit.model.optimizers().optimizer
-    assert isinstance(optimizer, torch.optim.AdamW) and optimizer.param_groups[0]["weight_decay"] == 0.05
+    assert type(optimizer) is optimizer_class and optimizer.param_groups[0]["weight_decay"] == weight_decay
     assert optimizer.param_groups[0]["lr"] < 1e-4  # one cycle ends near zero after the planned steps
     saver = fit.trainer.checkpoint_callback
     assert Path(saver.best_model_path).name == "best.ckpt" and Path(saver.last_model_path).name == "last.ckpt"
