@@ -50,7 +50,8 @@ def read_scalars(run_dir: Path) -> dict[str, list[float]]:
     return {tag: [event.value for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
-def plot_curves(scalars: dict[str, list[float]]) -> Figure:
+def plot_curves(scalars: dict[str, list[float]], tested: str) -> Figure:
+    """Train and validation curves per epoch; the test score of the ``tested`` checkpoint as a dashed line."""
     fig = Figure(figsize=(10, 4))
     for position, (title, tags, test_tag) in enumerate(CURVES, start=1):
         ax = fig.add_subplot(1, 2, position)
@@ -58,7 +59,7 @@ def plot_curves(scalars: dict[str, list[float]]) -> Figure:
             if tag in scalars:
                 ax.plot(range(1, len(scalars[tag]) + 1), scalars[tag], marker="o", markersize=3, label=tag)
         if test_tag in scalars:
-            ax.axhline(scalars[test_tag][-1], color="black", linestyle="--", label=f"{test_tag} (final weights)")
+            ax.axhline(scalars[test_tag][-1], color="black", linestyle="--", label=f"{test_tag} ({tested})")
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.legend()
@@ -90,7 +91,8 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
     for test_run in tests:
         scalars.update({tag: values for tag, values in read_scalars(test_run).items() if tag.startswith("test/")})
     out_dir.mkdir(parents=True, exist_ok=True)
-    plot_curves(scalars).savefig(out_dir / "curves.png", dpi=100)
+    tested = Path(read_config(tests[-1])["ckpt_path"]).name if tests else ""
+    plot_curves(scalars, tested).savefig(out_dir / "curves.png", dpi=100)
 
     config = read_config(run_dir)
     hyper = {f"model.{key}": value for key, value in (config.get("model") or {}).items()}
@@ -108,7 +110,8 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
         final.append(["seconds per epoch (median)", f"{statistics.median(scalars['time/epoch_s']):.2f}"])
 
     lines = [f"# Run report: {run_dir}", ""]
-    lines += [f"Tested by: {', '.join(str(path) for path in tests)}" if tests else "Not tested yet: run `test`.", ""]
+    tested_by = f"Tested by: {', '.join(str(path) for path in tests)} (newest: {tested})"
+    lines += [tested_by if tests else "Not tested yet: run `test`.", ""]
     lines += ["## Final metrics", "", *markdown_table(["metric", "value"], final), ""]
     lines += ["## Loss and accuracy per epoch", "", "![curves](curves.png)", ""]
     for title, relative in FIGURES:

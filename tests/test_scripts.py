@@ -95,6 +95,7 @@ def test_report_gathers_a_run_and_its_test_into_markdown_with_figures(trained, t
     accuracy = float(test.trainer.callback_metrics["test/acc"])
     assert f"| test/acc | {accuracy:.4f} |" in report
     assert "| train/loss |" in report and "| model.hidden_sizes | [64] |" in report
+    assert "(newest: last.ckpt)" in report  # which checkpoint the test score is of
     for figure in ("curves.png", "confusion_matrix.png", "misclassified.png"):
         assert f"({figure})" in report and (tmp_path / "report" / figure).stat().st_size > 0
     assert "## Accuracy per class" in report
