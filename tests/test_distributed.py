@@ -73,13 +73,18 @@ def test_test_under_ddp_scores_exactly_what_one_process_scores(tmp_path: Path, m
         assert scored(newest_run(tmp_path / f"ddp{processes}")) == expected
 
 
-def test_fit_under_ddp_is_the_single_process_training(tmp_path: Path, monkeypatch) -> None:
-    """The batch of 32 is split across the processes: the same steps, so (nearly) the same weights."""
+@pytest.mark.parametrize(
+    ("config", "extra"),
+    [("one_hidden.yaml", []), ("one_hidden_tuned.yaml", ["--data.val_size", "100"])],  # tuned: shifts, one-cycle
+)
+def test_fit_under_ddp_is_the_single_process_training(config: str, extra: list[str], tmp_path, monkeypatch) -> None:
+    """The batch of 32 (and its shifts) is split across the processes: the same steps, so the same weights."""
     data_dir = tmp_path / "data"
     md5s = write_fake_mnist(raw_files.raw_dir(data_dir))
     monkeypatch.setattr(raw_files, "EXPECTED_MD5", md5s)
-    cli_main(cli_args("fit", data_dir, tmp_path / "single", "--trainer.max_epochs", "2"))
-    run_child(md5s, cli_args("fit", data_dir, tmp_path / "ddp", "--trainer.max_epochs", "2", *ddp(3)))
+    fit = ("fit", data_dir)
+    cli_main(cli_args(*fit, tmp_path / "single", "--trainer.max_epochs", "2", *extra, config=config))
+    run_child(md5s, cli_args(*fit, tmp_path / "ddp", "--trainer.max_epochs", "2", *extra, *ddp(3), config=config))
     single, spread = (
         torch.load(next((tmp_path / name).rglob("last.ckpt")), weights_only=True) for name in ("single", "ddp")
     )

@@ -24,17 +24,20 @@ def _shift_sources(height: int, width: int, max_shift: int, device: torch.device
     return torch.where(inside, source_rows * width + source_cols, height * width).flatten(1)
 
 
-def random_shift(images: Tensor, image_shape: tuple[int, ...], max_shift: int) -> Tensor:
+def random_shift(
+    images: Tensor, image_shape: tuple[int, ...], max_shift: int, generator: torch.Generator | None = None
+) -> Tensor:
     """Move each flattened image by a random whole number of pixels, up to ``max_shift`` each way.
 
     The pixels shifted in are zero (MNIST's background). Each image gets its own shift, drawn from
-    torch's global generator (so ``seed_everything`` fixes it), and the whole batch moves in one gather
-    from a table of source pixels made once: about 70 µs for 32 MNIST digits on this 2-core CPU.
+    ``generator`` (torch's global one if ``None``), and the whole batch moves in one gather from a table
+    of source pixels made once: about 70 µs for 32 MNIST digits on this 2-core CPU.
 
     Args:
         images: ``[B, pixels]`` flattened images, as the model takes them.
         image_shape: ``(height, width)`` or ``(channels, height, width)`` of one image.
         max_shift: The largest shift in pixels, along each axis; 0 returns ``images`` unchanged.
+        generator: Where the shifts come from (the loader's, seeded by the epoch); on ``images``' device.
     """
     if max_shift == 0 or not len(images):
         return images
@@ -43,5 +46,6 @@ def random_shift(images: Tensor, image_shape: tuple[int, ...], max_shift: int) -
     count = len(images)
     planes = images.view(count, -1, height * width)  # [B, channels, pixels]
     padded = torch.cat([planes, planes.new_zeros(count, planes.shape[1], 1)], dim=2)
-    index = sources.index_select(0, torch.randint(0, len(sources), (count,), device=images.device))
+    choice = torch.randint(0, len(sources), (count,), device=images.device, generator=generator)
+    index = sources.index_select(0, choice)
     return padded.gather(2, index.unsqueeze(1).expand(-1, planes.shape[1], -1)).view(count, -1)

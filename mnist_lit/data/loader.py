@@ -18,12 +18,16 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
+# added to the shuffle's seed to give the augmentation a random stream of its own
+AUGMENT_STREAM = 1 << 40
+
 
 class EpochShuffle:
-    """A permutation of ``range(size)`` that depends only on ``seed`` and the epoch.
+    """A permutation of ``range(size)``, and the augmentation's randomness, that depend only on ``seed`` and
+    the epoch.
 
     Lightning calls ``set_epoch`` on a loader's ``sampler`` at each epoch start, also after resuming
-    from a checkpoint, so a resumed run continues with the order it would have had.
+    from a checkpoint, so a resumed run continues with the order (and the shifts) it would have had.
     """
 
     def __init__(self, size: int, seed: int) -> None:
@@ -38,6 +42,10 @@ class EpochShuffle:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         return torch.randperm(self.size, generator=generator)
 
+    def augment_generator(self, device: torch.device) -> torch.Generator:
+        """The epoch's random stream for augmentation, apart from the shuffle's, on the images' device."""
+        return torch.Generator(device=device).manual_seed(self.seed + self.epoch + AUGMENT_STREAM)
+
 
 class TensorBatchLoader:
     """Yield ``(images, labels)`` batches from two aligned tensors, shuffled or in order.
@@ -50,7 +58,9 @@ class TensorBatchLoader:
         shuffle_seed: Shuffle each epoch with this seed (training); ``None`` keeps the order (evaluation).
         rank, world_size: This process's place among the processes (Lightning's ``global_rank`` and
             ``world_size``); the default is a single process.
-        augment: Applied to each shuffled batch of images (training augmentation), on their device.
+        augment: Applied to each shuffled batch of images (training augmentation), on their device, as
+            ``augment(images, generator=...)``. It sees the whole batch before the processes take their
+            shares, so every digit is augmented alike under any number of processes.
     """
 
     def __init__(
@@ -61,7 +71,7 @@ class TensorBatchLoader:
         shuffle_seed: int | None = None,
         rank: int = 0,
         world_size: int = 1,
-        augment: Callable[[Tensor], Tensor] | None = None,
+        augment: Callable[..., Tensor] | None = None,
     ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
@@ -87,7 +97,11 @@ class TensorBatchLoader:
             yield from zip(self.images.split(self.batch_size), self.labels.split(self.batch_size))
             return
         order = self.sampler.permutation().to(self.images.device)
+        generator = self.sampler.augment_generator(self.images.device) if self.augment else None
         for idx in order.split(self.batch_size):
-            mine = idx[self.rank :: self.world_size] if self.world_size > 1 else idx
-            images = self.images[mine]
-            yield (self.augment(images) if self.augment else images), self.labels[mine]
+            images, labels = self.images[idx], self.labels[idx]
+            if self.augment:
+                images = self.augment(images, generator=generator)
+            if self.world_size > 1:
+                images, labels = images[self.rank :: self.world_size], labels[self.rank :: self.world_size]
+            yield images, labels
