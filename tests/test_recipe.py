@@ -55,6 +55,10 @@ def test_label_smoothing_changes_the_training_loss_only() -> None:
     loss, _ = model._batch_loss(logits, labels)
     assert torch.isclose(loss, F.cross_entropy(logits, labels, label_smoothing=0.1))
     assert not torch.isclose(loss, F.cross_entropy(logits, labels))
+    images = torch.rand(8, 784)
+    model._evaluation_step((images, labels), "val")  # evaluation scores plain cross-entropy
+    plain = F.cross_entropy(model(images), labels, reduction="sum")
+    assert torch.isclose(model.val_metrics.compute()["loss"] * 8, plain)
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def random_shift(
 
     The pixels shifted in are zero (MNIST's background). Each image gets its own shift, drawn from
     ``generator`` (torch's global one if ``None``), and the whole batch moves in one gather from a table
-    of source pixels made once: about 70 µs for 32 MNIST digits on this 2-core CPU.
+    of source pixels made once: about 70 µs for 32 MNIST digits on this 2-core CPU (docs/recipe.md).
 
     Args:
         images: ``[B, pixels]`` flattened images, as the model takes them.

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 from torchvision.datasets import CIFAR10
-from torchvision.datasets.utils import download_url
+from torchvision.datasets.utils import calculate_md5, download_url
 
 from mnist_lit.errors import MnistLitError
 
@@ -37,14 +37,6 @@ def cifar_dir(data_dir: str | Path) -> Path:
     return Path(data_dir) / FOLDER
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _wrong_files(folder: Path) -> list[str]:
     """The files of ``folder`` that are missing or not CIFAR-10's, each with why."""
     wrong = []
@@ -52,7 +44,7 @@ def _wrong_files(folder: Path) -> list[str]:
         path = folder / name
         if not path.is_file():
             wrong.append(f"{name} is missing")
-        elif (found := _md5(path)) != expected:
+        elif (found := calculate_md5(path)) != expected:
             wrong.append(f"{name} has MD5 {found}, expected {expected}")
     return wrong
 
@@ -115,14 +107,14 @@ def ensure_cifar_files(data_dir: str | Path, download: bool = True) -> Path:
     """
     data_dir = Path(data_dir)
     target = cifar_dir(data_dir)
-    if not _wrong_files(target):
+    if not (wrong := _wrong_files(target)):
         return target
     if (data_dir / ARCHIVE).is_file():
         _unpack(data_dir / ARCHIVE, data_dir)
         return target
     if not download:
         raise MnistLitError(
-            f"CIFAR-10 is not in {target} ({'; '.join(_wrong_files(target))}) and downloading is off. Put it there "
+            f"CIFAR-10 is not in {target} ({'; '.join(wrong)}) and downloading is off. Put it there "
             f"with `python scripts/prepare_data.py --dataset cifar10 --source DIR --data-dir {data_dir}`, DIR "
             f"holding {ARCHIVE} or its unpacked {FOLDER}/."
         )
@@ -144,19 +136,20 @@ def ensure_cifar_files(data_dir: str | Path, download: bool = True) -> Path:
 def read_batches(data_dir: str | Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
     """Images ``[N, 3, 32, 32]`` (uint8) and labels, read as torchvision reads them.
 
-    Only files whose MD5 is right are unpickled: a pickle can run code, so a foreign one is refused.
+    Each batch is read once and unpickled only if the MD5 of the bytes read is right: a pickle can run
+    code, so a foreign one is refused.
     """
     folder = cifar_dir(data_dir)
-    wrong = _wrong_files(folder)
-    if wrong:
-        raise MnistLitError(
-            f"{folder} does not hold CIFAR-10's Python batches ({'; '.join(wrong)}). Lay it out again with "
-            f"`python scripts/prepare_data.py --dataset cifar10 --source DIR --data-dir {Path(data_dir)}`."
-        )
     images, labels = [], []
     for name in TRAIN_BATCHES if train else TEST_BATCHES:
-        with open(folder / name, "rb") as stream:
-            batch = pickle.load(stream, encoding="latin1")
+        content = (folder / name).read_bytes() if (folder / name).is_file() else b""
+        if (found := hashlib.md5(content).hexdigest()) != CIFAR10_MD5[name]:
+            raise MnistLitError(
+                f"{folder} does not hold CIFAR-10's Python batches ({name} has MD5 {found}, expected "
+                f"{CIFAR10_MD5[name]}). Lay it out again with `python scripts/prepare_data.py --dataset cifar10 "
+                f"--source DIR --data-dir {Path(data_dir)}`."
+            )
+        batch = pickle.loads(content, encoding="latin1")
         images.append(batch["data"])
         labels += batch["labels"]
     return np.vstack(images).reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)

@@ -63,16 +63,16 @@ class MNISTDataModule(L.LightningDataModule):
                 f"Batch sizes must be positive, got batch_size={batch_size}, eval_batch_size={eval_batch_size}. "
                 "Set --data.batch_size and --data.eval_batch_size to whole numbers of at least 1."
             )
-        if not 0 <= shift_pixels < min(dataset_info(dataset).image_shape[-2:]):
+        info = dataset_info(dataset)  # a clear error for a dataset that does not exist
+        if not 0 <= shift_pixels < min(info.image_shape[-2:]):
             raise MnistLitError(
                 f"--data.shift_pixels must be from 0 (no augmentation) to a few pixels, got {shift_pixels}; 1 or 2 "
                 "moves MNIST's digits about as much as handwriting varies."
             )
-        train_size = dataset_info(dataset).train_size  # a clear error for a dataset that does not exist
-        if not 0 <= val_size < train_size:
+        if not 0 <= val_size < info.train_size:
             raise MnistLitError(
-                f"--data.val_size must be from 0 to {train_size - 1} (the validation images are taken from the "
-                f"{train_size:,} training images), got {val_size}."
+                f"--data.val_size must be from 0 to {info.train_size - 1} (the validation images are taken from "
+                f"the {info.train_size:,} training images), got {val_size}."
             )
         self.save_hyperparameters()
         self.splits: dict[str, tuple[Tensor, Tensor]] = {}

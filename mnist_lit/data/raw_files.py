@@ -119,6 +119,11 @@ class _Content:
             self.head += chunk[:64]
         self.size += len(chunk)
 
+    def md5_problem(self, expected: str) -> str | None:
+        """Why the bytes are not the file whose MD5 is ``expected``, or None when they are."""
+        digest = self.md5.hexdigest()
+        return None if digest == expected else f"the MD5 of its uncompressed content is {digest}, expected {expected}"
+
     def idx_problem(self, shape: tuple[int, ...]) -> str | None:
         """Why the bytes are not an IDX array of uint8 of ``shape``, or None when they are."""
         header = struct.pack(">HBB", 0, 0x08, len(shape)) + struct.pack(f">{len(shape)}I", *shape)
@@ -134,8 +139,7 @@ def _check_content(path: Path, name: str, content: _Content, dataset: str) -> No
     if files.expected_md5 is None:
         problem = content.idx_problem(IDX_SHAPES[name])
     else:
-        digest, expected = content.md5.hexdigest(), files.expected_md5[name]
-        problem = digest != expected and f"the MD5 of its uncompressed content is {digest}, expected {expected}"
+        problem = content.md5_problem(files.expected_md5[name])
     if problem:
         raise MnistLitError(
             f"{path} does not hold the {files.title} file {name}: {problem}. Replace it with a faithful copy "
