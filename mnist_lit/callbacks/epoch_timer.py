@@ -23,4 +23,5 @@ class EpochTimer(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         seconds = time.perf_counter() - self._start
         self.epoch_seconds.append(seconds)
-        pl_module.log("time/epoch_s", seconds, sync_dist=True, reduce_fx="max")  # the slowest process
+        # the slowest process's; one value per epoch, so no batch size to weigh it by
+        pl_module.log("time/epoch_s", seconds, sync_dist=True, reduce_fx="max", batch_size=1)
