@@ -67,6 +67,7 @@ def project_run(args: argparse.Namespace, out_dir: str) -> dict:
         "--trainer.logger.init_args.save_dir", out_dir,
         "--trainer.enable_model_summary", "false",
         "--model.compile", str(args.compile).lower(),
+        *(["--model.steps_per_call", str(args.steps_per_call)] if args.steps_per_call else []),
     ])  # fmt: skip
     timer = next(callback for callback in cli.trainer.callbacks if isinstance(callback, EpochTimer))
     metrics = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]
@@ -115,6 +116,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every side")
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--compile", action="store_true", help="the project side compiles its network")
+    parser.add_argument(
+        "--steps-per-call", type=int, default=None,
+        help="the project side's batches per training_step call (default: the config's, 25; 1 shows what it buys)",
+    )  # fmt: skip
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="where to write the results (default: benchmarks/NAME.json)")
@@ -146,8 +151,11 @@ def main() -> None:
         result["ratio_min"] = result["ms_per_step_min"] / reference["ms_per_step_min"]
         result["ratio_median"] = result["ms_per_step_median"] / reference["ms_per_step_median"]
 
+    variant = (", compiled" if args.compile else "") + (
+        f", {args.steps_per_call} steps per call" if args.steps_per_call else ""
+    )
     title = (
-        f"model {args.model}, batch {args.batch_size}, {args.accelerator}{', compiled' if args.compile else ''}, "
+        f"model {args.model}, batch {args.batch_size}, {args.accelerator}{variant}, "
         f"{args.rounds} rounds x {args.epochs} epochs ({steps} steps per epoch)"
     )
     print(f"\n{title}\n")
@@ -164,6 +172,7 @@ def main() -> None:
         )
 
     name = f"{args.model}_bs{args.batch_size}_{args.accelerator}{'_compiled' if args.compile else ''}"
+    name += f"_spc{args.steps_per_call}" if args.steps_per_call else ""
     path = Path(args.json or f"benchmarks/{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"args": vars(args), "machine": machine(), "results": results}, indent=2))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from mnist_lit import MLPClassifier, MnistLitError, cli_main
-from tests.conftest import cli_args
+from tests.conftest import REPO, cli_args, import_script
 
 
 def fit(data_dir: Path, log_dir: Path, steps_per_call: int, *extra: str, config: str = "one_hidden.yaml"):
@@ -61,3 +63,35 @@ def test_cpu_optimizer_skips_the_per_step_gpu_query(monkeypatch: pytest.MonkeyPa
     model.configure_optimizers().step()
     assert len(queries) == 1  # the model's CPU optimizer does not ask
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # and still updates
+
+
+def test_benchmark_times_the_plain_loop_and_the_project_side_by_side(
+    fake_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    benchmark = import_script("benchmark")
+    out = tmp_path / "bench.json"
+    monkeypatch.chdir(REPO)  # the script names the configs relative to the repository
+    args = [
+        "--epochs",
+        "2",
+        "--rounds",
+        "2",
+        "--steps-per-call",
+        "7",
+        "--data-dir",
+        str(fake_data_dir),
+        "--json",
+        str(out),
+    ]
+    monkeypatch.setattr(sys, "argv", ["benchmark.py", *args])
+    benchmark.main()
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"plain (default Adam)", "plain (fused Adam)", "project"}
+    for side in results.values():
+        assert 0 < side["ms_per_step_min"] <= side["ms_per_step_median"]
+        assert len(side["test_acc"]) == 2 and min(side["test_acc"]) > 0.5  # trained, on the generated digits
+    assert results["plain (default Adam)"]["ratio_min"] == 1.0
+    assert (
+        results["project"]["ratio_min"]
+        == results["project"]["ms_per_step_min"] / results["plain (default Adam)"]["ms_per_step_min"]
+    )
