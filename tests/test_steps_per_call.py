@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import sys
 from pathlib import Path
 
@@ -60,8 +61,10 @@ def test_cpu_optimizer_skips_the_per_step_gpu_query(monkeypatch: pytest.MonkeyPa
     torch.optim.Adam(model.parameters()).step()
     assert len(queries) == 1  # torch's own Adam asks on every step whether a GPU is capturing a graph
     before = [parameter.clone() for parameter in model.parameters()]
-    model.configure_optimizers().step()
+    optimizer = model.configure_optimizers()
+    optimizer.step()
     assert len(queries) == 1  # the model's CPU optimizer does not ask
+    pickle.loads(pickle.dumps(optimizer))  # and can still be pickled, as spawned processes need
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # and still updates
 
 
