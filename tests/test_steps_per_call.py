@@ -64,7 +64,7 @@ def test_cpu_optimizer_skips_the_per_step_gpu_query(monkeypatch: pytest.MonkeyPa
     optimizer = model.configure_optimizers()
     optimizer.step()
     assert len(queries) == 1  # the model's CPU optimizer does not ask
-    pickle.loads(pickle.dumps(optimizer))  # and can still be pickled, as spawned processes need
+    pickle.loads(pickle.dumps(optimizer))  # and still pickles whole, as torch's own does
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # and still updates
 
 
