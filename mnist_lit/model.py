@@ -19,8 +19,12 @@ from mnist_lit.errors import MnistLitError
 from mnist_lit.metrics import LossAndAccuracy
 from mnist_lit.network import MLP
 
-# `training_step(dataloader_iter)` is how Lightning lets a step take several batches (see `training_step`)
+# `training_step(dataloader_iter)` is how Lightning lets a step take several batches (see `training_step`).
+# Lightning warns that it is experimental, that the hooks' `batch_idx` is then the last batch's, and that
+# it does not suit gradient accumulation: tests/test_steps_per_call.py checks the training against one
+# batch per call, the project's hooks do not use `batch_idx`, and manual optimization accumulates nothing.
 warnings.filterwarnings("ignore", message="Found `dataloader_iter` argument in the `training_step`")
+warnings.filterwarnings("ignore", message="You are using the `dataloader_iter` step flavor")
 
 # mean and standard deviation of MNIST's 60,000 training images, pixels scaled to [0, 1]
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
