@@ -28,7 +28,9 @@ from mnist_lit import EpochTimer, cli_main
 from mnist_lit.data import ensure_raw_files, load_split, to_model_input
 from mnist_lit.network import MLP
 
-CONFIGS = {"one": "configs/one_hidden.yaml", "two": "configs/two_hidden.yaml"}
+# the repository's configs, wherever the script is run from
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = {"one": str(CONFIG_DIR / "one_hidden.yaml"), "two": str(CONFIG_DIR / "two_hidden.yaml")}
 HIDDEN = {"one": (64,), "two": (64, 1024)}
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mnist_lit import MLPClassifier, MnistLitError, cli_main
-from tests.conftest import REPO, cli_args, import_script
+from tests.conftest import cli_args, import_script
 
 
 def fit(data_dir: Path, log_dir: Path, steps_per_call: int, *extra: str, config: str = "one_hidden.yaml"):
@@ -73,19 +73,8 @@ def test_benchmark_times_the_plain_loop_and_the_project_side_by_side(
 ) -> None:
     benchmark = import_script("benchmark")
     out = tmp_path / "bench.json"
-    monkeypatch.chdir(REPO)  # the script names the configs relative to the repository
-    args = [
-        "--epochs",
-        "2",
-        "--rounds",
-        "2",
-        "--steps-per-call",
-        "7",
-        "--data-dir",
-        str(fake_data_dir),
-        "--json",
-        str(out),
-    ]
+    args = ["--epochs", "2", "--rounds", "2", "--steps-per-call", "7",
+            "--data-dir", str(fake_data_dir), "--json", str(out)]  # fmt: skip
     monkeypatch.setattr(sys, "argv", ["benchmark.py", *args])
     benchmark.main()
     results = json.loads(out.read_text())["results"]
