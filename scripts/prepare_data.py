@@ -1,6 +1,6 @@
 """Lay out a dataset's files as torchvision expects: ``DATA_DIR/MNIST/raw/`` (``FashionMNIST/raw``, ...).
 
-    python scripts/prepare_data.py --source ../shared/data/mnist --data-dir data
+    python scripts/prepare_data.py --source /path/to/mnist --data-dir data
     python scripts/prepare_data.py --dataset fashion_mnist --source /usr/share/datasets/fashion-mnist --data-dir data
     python scripts/prepare_data.py --dataset cifar10 --source ~/Downloads --data-dir data
 

@@ -23,7 +23,7 @@ from mnist_lit.data import DATASETS, cifar_files, raw_files
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
-REAL_MNIST = REPO.parent / "shared" / "data" / "mnist"
+REAL_MNIST = REPO / "data" / "MNIST" / "raw"  # the four .gz files the repository carries
 REAL_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
 
 
@@ -140,8 +140,8 @@ def fake_cifar_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def real_mnist() -> Path:
-    if not (REAL_MNIST / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"the real MNIST files are not in {REAL_MNIST}; integration tests need them")
+    missing = [name for name in raw_files.IDX_SHAPES if not (REAL_MNIST / f"{name}.gz").is_file()]
+    assert not missing, f"the repository's MNIST files are missing from {REAL_MNIST}: {missing}; restore them with git"
     return REAL_MNIST
 
 

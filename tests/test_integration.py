@@ -1,8 +1,10 @@
-"""On the real MNIST (``../shared/data/mnist``): one epoch of the textbook's one-hidden model, then its uses."""
+"""On the real MNIST the repository carries (``data/MNIST/raw``): the one-hidden model trained, then used."""
 
 from __future__ import annotations
 
 import csv
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +15,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mnist_lit import classify, cli_main
 from mnist_lit.data import install_raw_files
-from tests.conftest import CONFIGS, REPO
+from tests.conftest import CONFIGS, REPO, import_script
 
 SCANS = 1000
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +101,19 @@ def test_one_epoch_on_fashion_mnist_reaches_80_percent_and_names_the_classes(
     per_class = list(csv.DictReader((Path(test.trainer.log_dir) / "confusion" / "per_class.csv").open()))
     assert [row["name"] for row in per_class][:2] == ["T-shirt/top", "Trouser"]
     assert sum(int(row["count"]) for row in per_class) == 10_000
+
+
+def test_seed_sweep_trains_two_seeds_at_once_each_with_its_share_of_the_cores(tmp_path: Path) -> None:
+    out = tmp_path / "sweep.json"
+    args = ["--config", str(CONFIGS / "one_hidden.yaml"), "--seeds", "0", "1", "--jobs", "2", "--log-dir",
+            str(tmp_path / "logs"), "--json", str(out), "--data.data_dir", str(REPO / "data"),
+            "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "50"]  # fmt: skip
+    assert import_script("seed_sweep").main(args) == 0
+    summary = json.loads(out.read_text())
+    assert summary["jobs"] == 2 and summary["threads"] == max(1, (os.cpu_count() or 1) // 2)
+    assert [run["seed"] for run in summary["runs"]] == [0, 1]
+    checkpoints = {Path(run["checkpoint"]).parent.parent for run in summary["runs"]}
+    assert len(checkpoints) == 2  # a run folder each
+    for run in summary["runs"]:
+        assert run["test_acc"] > 0.5  # 50 batches of 32 are enough to learn most digits
+        assert run["misclassified"] == round((1 - run["test_acc"]) * 10_000)
