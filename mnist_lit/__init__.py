@@ -15,6 +15,7 @@ from mnist_lit.model import MLPClassifier
 from mnist_lit.network import MLP
 from mnist_lit.predictions import Prediction
 from mnist_lit.recognize import classify
+from mnist_lit.runs import RunLogger, WholeCheckpointIO
 
 __all__ = [
     "MLP",
@@ -26,6 +27,8 @@ __all__ = [
     "MnistLitError",
     "Prediction",
     "PredictionWriter",
+    "RunLogger",
+    "WholeCheckpointIO",
     "classify",
     "cli_main",
     "load_classifier",

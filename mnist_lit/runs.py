@@ -1,0 +1,78 @@
+"""Where runs live: each run claims a folder of its own, and checkpoints are written whole or not at all."""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from mnist_lit.errors import MnistLitError
+
+
+class RunLogger(TensorBoardLogger):
+    """TensorBoard's logger, but a run's ``version_N`` folder is claimed by creating it.
+
+    TensorBoardLogger picks one past the highest ``version_N`` it sees, so runs of one config started
+    together all see the same folders and write into one. Creating a folder either succeeds for exactly
+    one process or fails because it exists, so each run here takes the first number nobody has taken.
+    Only rank zero claims: under DDP Lightning hands its folder to the other processes.
+    """
+
+    def _get_next_version(self) -> int:
+        version = super()._get_next_version()
+        if rank_zero_only.rank != 0:
+            return version
+        self._fs.makedirs(self.root_dir, exist_ok=True)
+        while True:
+            try:
+                self._fs.makedirs(os.path.join(self.root_dir, f"version_{version}"), exist_ok=False)
+                return version
+            except FileExistsError:
+                version += 1
+
+
+class WholeCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint under a temporary name in its own folder, flushed, then renamed into place.
+
+    Lightning's own save writes to the system's temporary folder and *copies* the file into place when
+    that folder is on another filesystem (a tmpfs ``/tmp``), so a full disk or a kill during the copy
+    leaves a truncated checkpoint. A rename within one folder is atomic: the file on disk is the old
+    one or the new one, whole. A full disk becomes a ``MnistLitError`` that says what was kept.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                torch.save(checkpoint, stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            tmp.chmod(0o644)  # mkstemp makes it private; a checkpoint is not
+            os.replace(tmp, path)
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise MnistLitError(full_disk_message(path, err)) from err
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def full_disk_message(path: Path, err: OSError) -> str:
+    """What a user needs after a checkpoint did not fit: what is on disk, whole, and how to go on."""
+    kept = sorted(p.name for p in path.parent.glob("*.ckpt"))
+    kept_text = f"the checkpoints already there are whole and unchanged: {', '.join(kept)}" if kept else "none was kept"
+    return (
+        f"Could not write the checkpoint {path} ({err.strerror}): the disk is full. Nothing partial was left, and "
+        f"{kept_text}. Free some space (or choose another --trainer.logger.init_args.save_dir), then resume with "
+        "the same command plus --ckpt_path last (or --ckpt_path PATH of one of them)."
+    )
