@@ -9,7 +9,9 @@ from pathlib import Path
 import lightning as L
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from mnist_lit.callbacks import ConfusionMatrix, MisclassifiedDigits, PredictionWriter
@@ -17,7 +19,10 @@ from mnist_lit.checkpoint import read_checkpoint
 from mnist_lit.data import MNISTDataModule, dataset_info
 from mnist_lit.errors import MnistLitError, print_error
 from mnist_lit.model import MLPClassifier
+from mnist_lit.quiet import quiet_lightning
+from mnist_lit.runs import WholeCheckpointIO
 
+DESCRIPTION = "Train, test and use the textbook's MNIST digit classifiers (PyTorch Lightning)."
 EVALUATION_SUBCOMMANDS = ("validate", "test", "predict")
 LAST = "last"
 # `--ckpt_path best`: the checkpoint a config with a validation split keeps by `val/acc` (configs/*_tuned.yaml)
@@ -28,6 +33,12 @@ EVALUATION_ONLY_CALLBACKS = (ConfusionMatrix, MisclassifiedDigits, PredictionWri
 SIGTERM_EXIT = 143
 # `predict` wrote its table, but some inputs could not be read: their rows say why
 SOME_INPUTS_UNREAD_EXIT = 3
+
+
+def program_name() -> str:
+    """The program as the user typed it: ``mnist-lit``, or ``python -m mnist_lit`` (whose argv[0] is __main__.py)."""
+    name = Path(sys.argv[0]).name
+    return "python -m mnist_lit" if name == "__main__.py" else name
 
 
 def runs_root(trainer_config: Namespace) -> Path:
@@ -131,9 +142,17 @@ class MnistLitCLI(LightningCLI):
         check_writable(runs_root(config.trainer))
 
     def instantiate_trainer(self, **kwargs: object) -> L.Trainer:
+        plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
+        plugins = plugins if isinstance(plugins, list) else [plugins]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):  # unless the user chose how to save
+            kwargs["plugins"] = [*plugins, WholeCheckpointIO()]
         trainer = super().instantiate_trainer(**kwargs)
         if self.subcommand == "fit":
             trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, EVALUATION_ONLY_CALLBACKS)]
+        if trainer.fast_dev_run:
+            # a smoke run saves no checkpoint and has no log dir, yet ModelCheckpoint's on_train_end would still
+            # write last.ckpt into the working directory
+            trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, ModelCheckpoint)]
         if self.subcommand == "predict":
             writers = [c for c in trainer.callbacks if isinstance(c, PredictionWriter)]
             if not writers:  # a config without one would compute the answers and throw them away
@@ -151,12 +170,14 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
     stopped by Ctrl-C exits with status 1 (Lightning's), by SIGTERM with 143, so ``fit && test`` stops. A
     `predict` whose inputs could not all be read writes every row it can, then exits with status 3.
     """
+    quiet_lightning()
     try:
         cli = MnistLitCLI(
             MLPClassifier,
             MNISTDataModule,
             seed_everything_default=42,
             save_config_kwargs={"overwrite": True},
+            parser_kwargs={"prog": program_name(), "description": DESCRIPTION},
             args=args,
         )
     except MnistLitError as err:

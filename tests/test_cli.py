@@ -14,10 +14,14 @@ from mnist_lit import cli_main
 from tests.conftest import CONFIGS, REPO, cli_args
 
 
-def test_fit_fast_dev_run(fake_data_dir: Path, tmp_path: Path) -> None:
+def test_fit_fast_dev_run_writes_nothing_into_the_working_directory(
+    fake_data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path / "data")
     cli = cli_main(cli_args("fit", fake_data_dir, tmp_path / "logs", "--trainer.fast_dev_run", "true"))
     assert cli.trainer.state.finished
     assert cli.trainer.global_step == 1
+    assert sorted(path.name for path in Path.cwd().iterdir()) == ["MNIST"]  # no checkpoints/ beside the data
 
 
 def test_fit_logs_config_and_epoch_metrics(trained: tuple[Path, Path, Path]) -> None:

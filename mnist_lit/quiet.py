@@ -1,0 +1,31 @@
+"""What Lightning prints that a user of this project cannot act on, filtered one message at a time."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+
+def _not_a_tip(record: logging.LogRecord) -> bool:
+    # Lightning's "💡 Tip" lines advertise other products (litlogger, litmodels); they say nothing of the run
+    return not str(record.msg).startswith("💡 Tip")
+
+
+def quiet_lightning() -> None:
+    """Install the filters; each says why its message does not apply. Safe to call more than once."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_not_a_tip)
+    # Lightning's own _pytree.py builds a LeafSpec, which torch 2.14 deprecates: Lightning's to change, not ours
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # the textbook trains without validation: with --data.val_size 0 the validation loader is empty on purpose
+    warnings.filterwarnings("ignore", message="Total length of `list` across ranks is zero")
+    # LightningCLI's own calls of jsonargparse APIs deprecated in jsonargparse 4.49 (attributed to Lightning's cli)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"lightning\.pytorch\.cli")
+    # cli_main(args) is how the scripts, notebooks and tests run the CLI in-process: args replaces sys.argv on purpose
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended to run from within Python")
+    # the model logs its metrics once per epoch, so the per-step logging interval never applies to it
+    warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
+    # PredictionWriter places each answer by the positions its batch carries, not by the sampler's batch indices
+    warnings.filterwarnings("ignore", message="Couldn't infer the batch indices fetched from your dataloader")
+    # each run has a folder of its own (RunLogger), so a checkpoint restored for `test` or a resumed `fit` always
+    # comes from another run's folder; that run's best-k bookkeeping is of no use to the new one
+    warnings.filterwarnings("ignore", message="The dirpath has changed from")
