@@ -3,20 +3,33 @@
     python scripts/seed_sweep.py --config configs/one_hidden.yaml --seeds 0 1 2
     python scripts/seed_sweep.py --config configs/one_hidden_tuned.yaml --seeds 0 1 2 --checkpoint best
     python scripts/seed_sweep.py --config configs/one_hidden_tuned.yaml --validation-only --model.label_smoothing 0
+    python scripts/seed_sweep.py --config configs/one_hidden.yaml --seeds 0 1 --jobs 2
 
 Each seed runs `fit` then `test` on the trained weights through `cli_main`, exactly as a user would,
 with its logs under ``--log-dir``. ``--checkpoint best`` tests the epoch kept by validation accuracy
 (configs with a validation split) instead of the last. ``--validation-only`` skips `test` and reports
 the validation accuracy of that checkpoint: what a recipe is chosen on, never the test set. Any further
 arguments go to both commands unchanged (for example ``--trainer.max_epochs 5``).
+
+``--jobs N`` trains N seeds at a time, each in a process of its own (this script again, for one seed)
+with its share of the cores as threads (``--threads``): torch's default pools, a thread per core in
+every process, would make the processes fight over the cores and each run several times slower.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import torch
 
 from mnist_lit import EpochTimer, cli_main
 
@@ -48,7 +61,34 @@ def mean_and_range(runs: list[dict], key: str) -> dict[str, float]:
     return {f"{key}_mean": statistics.mean(values), f"{key}_min": min(values), f"{key}_max": max(values)}
 
 
-def main() -> None:
+def threads_per_job(jobs: int, threads: int | None) -> int:
+    """Threads for each of ``jobs`` processes: ``threads`` if given (0: torch's default), else a share of the cores."""
+    if threads is not None:
+        return threads
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def run_seeds_in_processes(args: argparse.Namespace, threads: int, extra: list[str]) -> list[dict]:
+    """Each seed in a child process (this script, ``--jobs 1``), ``args.jobs`` at a time; their runs in seed order."""
+    env = os.environ | ({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {})
+    shared = ["--config", args.config, "--log-dir", args.log_dir, "--checkpoint", args.checkpoint]
+    shared += ["--validation-only"] if args.validation_only else []
+
+    with tempfile.TemporaryDirectory(prefix="seed_sweep.") as tmp:
+
+        def one(seed: int) -> dict:
+            out = Path(tmp) / f"seed_{seed}.json"
+            command = [sys.executable, __file__, *shared, "--seeds", str(seed), "--json", str(out), *extra]
+            done = subprocess.run(command, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"error: seed {seed} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+            return json.loads(out.read_text())["runs"][0]
+
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            return list(pool.map(one, args.seeds))
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -56,14 +96,29 @@ def main() -> None:
     parser.add_argument("--checkpoint", choices=["last", "best"], default="last", help="which checkpoint to score")
     parser.add_argument("--validation-only", action="store_true", help="report validation accuracy, do not test")
     parser.add_argument("--json", default=None, help="results file (default: benchmarks/sweep_CONFIG.json)")
-    args, extra = parser.parse_known_args()
+    parser.add_argument("--jobs", type=int, default=1, help="seeds trained at a time, each in its own process")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads per process (default: the cores split by --jobs; 0: torch's)"
+    )
+    args, extra = parser.parse_known_args(argv)
+    if args.jobs < 1 or (args.threads is not None and args.threads < 0):
+        parser.error(f"--jobs must be at least 1 and --threads at least 0, got {args.jobs} and {args.threads}")
 
-    runs = [
-        run_seed(args.config, seed, args.log_dir, extra, args.checkpoint, not args.validation_only)
-        for seed in args.seeds
-    ]
+    threads = threads_per_job(args.jobs, args.threads) if args.jobs > 1 else args.threads
+    started = time.perf_counter()
+    if args.jobs > 1:
+        runs = run_seeds_in_processes(args, threads, extra)
+    else:
+        if threads:
+            torch.set_num_threads(threads)
+        runs = [
+            run_seed(args.config, seed, args.log_dir, extra, args.checkpoint, not args.validation_only)
+            for seed in args.seeds
+        ]
+    wall_seconds = time.perf_counter() - started
     epoch_s = [s for run in runs for s in run["epoch_seconds"][1:]] or [s for run in runs for s in run["epoch_seconds"]]
     summary = {"config": args.config, "extra_args": extra, "seeds": args.seeds, "checkpoint": args.checkpoint}
+    summary |= {"jobs": args.jobs, "threads": threads, "wall_seconds": wall_seconds}
     if "val_acc" in runs[0]:
         summary |= mean_and_range(runs, "val_acc")
     if not args.validation_only:
@@ -78,15 +133,16 @@ def main() -> None:
     columns = (("val_acc", "val acc"), ("test_acc", "test acc"))
     shown = [(key, title) for key, title in columns if f"{key}_mean" in summary]
     headers = ["config", "extra args", "seeds", "checkpoint", *(f"{title} mean (min-max)" for _, title in shown)]
-    headers += ["misclassified per seed", "s/epoch median"]
+    headers += ["misclassified per seed", "s/epoch median", "jobs", "wall s"]
     cells = [name, " ".join(extra) or "-", " ".join(map(str, args.seeds)), args.checkpoint]
     for key, _ in shown:
         cells.append(f"{summary[f'{key}_mean']:.4f} ({summary[f'{key}_min']:.4f}-{summary[f'{key}_max']:.4f})")
     cells += [", ".join(str(run["misclassified"]) for run in runs if "misclassified" in run) or "-"]
-    cells += [f"{summary['epoch_seconds_median']:.2f}"]
+    cells += [f"{summary['epoch_seconds_median']:.2f}", str(args.jobs), f"{wall_seconds:.1f}"]
     print("\n| " + " | ".join(headers) + " |\n" + "|---" * len(headers) + "|\n| " + " | ".join(cells) + " |")
     print(f"\nwritten to {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
