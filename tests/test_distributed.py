@@ -28,12 +28,23 @@ def newest_run(log_dir: Path) -> Path:
     return max((path.parent for path in log_dir.rglob("events.out.tfevents.*")), key=lambda p: p.stat().st_mtime)
 
 
-def scored(run_dir: Path) -> tuple[float, list[dict[str, str]], str]:
-    """A test run's accuracy, misclassified rows and confusion matrix."""
+# a confidence is a softmax of the same weights on the same digit, but the processes may sum with another
+# thread count, which can change its last float bits
+CONFIDENCE_TOLERANCE = 1e-5
+
+
+def scored(run_dir: Path) -> tuple[float, list[tuple[int, int, int]], list[float], str]:
+    """A test run's accuracy, misclassified (index, true, pred) rows, their confidences, and confusion matrix."""
     accuracy = EventAccumulator(str(run_dir)).Reload().Scalars("test/acc")[-1].value
     with open(run_dir / "misclassified" / "misclassified.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
-    return accuracy, rows, (run_dir / "confusion" / "confusion_matrix.csv").read_text()
+    errors = [(int(row["index"]), int(row["true"]), int(row["pred"])) for row in rows]
+    return (
+        accuracy,
+        errors,
+        [float(row["confidence"]) for row in rows],
+        (run_dir / "confusion" / "confusion_matrix.csv").read_text(),
+    )
 
 
 @pytest.mark.parametrize("world_size", [2, 3])
@@ -70,7 +81,10 @@ def test_test_under_ddp_scores_exactly_what_one_process_scores(tmp_path: Path, m
     assert 0 < len(expected[1]) < 200
     for processes in (2, 3):
         run_child(md5s, cli_args("test", data_dir, tmp_path / f"ddp{processes}", *evaluate, *ddp(processes)))
-        assert scored(newest_run(tmp_path / f"ddp{processes}")) == expected
+        accuracy, errors, confidences, confusion = scored(newest_run(tmp_path / f"ddp{processes}"))
+        # counts and labels exactly (the accuracy is a count over 200), confidences within the tolerance
+        assert (accuracy, errors, confusion) == (expected[0], expected[1], expected[3])
+        assert confidences == pytest.approx(expected[2], abs=CONFIDENCE_TOLERANCE)
 
 
 @pytest.mark.parametrize(
