@@ -11,6 +11,7 @@ from mnist_lit.checkpoint import load_classifier
 from mnist_lit.cli import cli_main
 from mnist_lit.data import MNISTDataModule, mnist_style
 from mnist_lit.errors import MnistLitError
+from mnist_lit.fast import FastMLPClassifier
 from mnist_lit.model import MLPClassifier
 from mnist_lit.network import MLP
 from mnist_lit.predictions import Prediction
@@ -21,6 +22,7 @@ __all__ = [
     "MLP",
     "ConfusionMatrix",
     "EpochTimer",
+    "FastMLPClassifier",
     "MLPClassifier",
     "MNISTDataModule",
     "MisclassifiedDigits",

@@ -9,12 +9,12 @@ from pathlib import Path
 import lightning as L
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from mnist_lit.callbacks import ConfusionMatrix, MisclassifiedDigits, PredictionWriter
+from mnist_lit.callbacks import ConfusionMatrix, EpochTimer, MisclassifiedDigits, PredictionWriter
 from mnist_lit.checkpoint import read_checkpoint
 from mnist_lit.data import MNISTDataModule, dataset_info
 from mnist_lit.errors import MnistLitError, print_error
@@ -68,7 +68,7 @@ def check_architecture(checkpoint: dict, path: str, config: Namespace) -> None:
     saved = checkpoint.get("hyper_parameters", {})
     # input and output sizes follow the dataset (linked when the objects are built, so not in the config yet)
     dataset = dataset_info(config.data.get("dataset"))
-    wanted = {"hidden_sizes": config.model.get("hidden_sizes"), "input_size": dataset.num_features,
+    wanted = {"hidden_sizes": config.model.init_args.get("hidden_sizes"), "input_size": dataset.num_features,
               "num_classes": len(dataset.class_names)}  # fmt: skip
     for key, value in wanted.items():
         if key in saved and _as_list(saved[key]) != _as_list(value):
@@ -108,9 +108,9 @@ class MnistLitCLI(LightningCLI):
         help_text = "predict: the CSV file to write, instead of predictions.csv in the run's log dir"
         parser.add_argument("--output", type=str | None, default=None, help=help_text)
         # the dataset decides the network's input and output and the names in the reports
-        parser.link_arguments("data.num_features", "model.input_size", apply_on="instantiate")
-        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
-        parser.link_arguments("data.class_names", "model.class_names", apply_on="instantiate")
+        parser.link_arguments("data.num_features", "model.init_args.input_size", apply_on="instantiate")
+        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+        parser.link_arguments("data.class_names", "model.init_args.class_names", apply_on="instantiate")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         super().parse_arguments(parser, args)
@@ -153,14 +153,29 @@ class MnistLitCLI(LightningCLI):
             # a smoke run saves no checkpoint and has no log dir, yet ModelCheckpoint's on_train_end would still
             # write last.ckpt into the working directory
             trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, ModelCheckpoint)]
-        if self.subcommand == "predict":
-            writers = [c for c in trainer.callbacks if isinstance(c, PredictionWriter)]
-            if not writers:  # a config without one would compute the answers and throw them away
-                writers = [PredictionWriter()]
-                trainer.callbacks.append(writers[0])
-            for writer in writers:
+        if self.subcommand == "predict":  # every run has a PredictionWriter (trainer_defaults)
+            for writer in (c for c in trainer.callbacks if isinstance(c, PredictionWriter)):
                 writer.output = self.config.predict.get("output") or writer.output
         return trainer
+
+
+def trainer_defaults() -> dict:
+    """The trainer every config shares; a config adds its logger's name and its checkpoint policy.
+
+    The callbacks here are added to every run (LightningCLI's persistent callbacks), so a config's own
+    ``trainer.callbacks`` list, which a second ``--config`` would replace whole, holds only what differs.
+    """
+    return {
+        "max_epochs": 20,
+        "logger": {"class_path": "mnist_lit.RunLogger", "init_args": {"save_dir": "logs", "default_hp_metric": False}},
+        "callbacks": [
+            TQDMProgressBar(refresh_rate=100),
+            EpochTimer(),
+            MisclassifiedDigits(),
+            ConfusionMatrix(),
+            PredictionWriter(),
+        ],
+    }
 
 
 def cli_main(args: ArgsType = None) -> MnistLitCLI:
@@ -175,6 +190,8 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
         cli = MnistLitCLI(
             MLPClassifier,
             MNISTDataModule,
+            subclass_mode_model=True,  # the configs choose FastMLPClassifier; --model.lr works without init_args
+            trainer_defaults=trainer_defaults(),
             seed_everything_default=42,
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"prog": program_name(), "description": DESCRIPTION},
@@ -182,6 +199,10 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
         )
     except MnistLitError as err:
         raise SystemExit(print_error(err)) from None
+    except ValueError as err:  # jsonargparse reports a class that refused its arguments as a ValueError
+        if (user_error := _user_error_in(err)) is None:
+            raise
+        raise SystemExit(print_error(user_error)) from None
     except MisconfigurationException as err:  # Lightning's word on --trainer flags, e.g. a GPU that is not there
         raise SystemExit(
             print_error(MnistLitError(f"{err} Check the --trainer flags (accelerator, devices)."))
@@ -200,6 +221,13 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
         )
         raise SystemExit(SOME_INPUTS_UNREAD_EXIT)
     return cli
+
+
+def _user_error_in(err: BaseException) -> MnistLitError | None:
+    """The ``MnistLitError`` behind ``err`` (jsonargparse wraps what a constructor raised), if there is one."""
+    while err is not None and not isinstance(err, MnistLitError):
+        err = err.__cause__
+    return err
 
 
 def main() -> None:

@@ -95,7 +95,9 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
     plot_curves(scalars, tested).savefig(out_dir / "curves.png", dpi=100)
 
     config = read_config(run_dir)
-    hyper = {f"model.{key}": value for key, value in (config.get("model") or {}).items()}
+    model = config.get("model") or {}
+    hyper = {"model": model.get("class_path")} if "class_path" in model else {}
+    hyper |= {f"model.{key}": value for key, value in (model.get("init_args", model) or {}).items()}
     hyper |= {f"data.{key}": value for key, value in (config.get("data") or {}).items()}
     hyper |= {
         "trainer.max_epochs": (config.get("trainer") or {}).get("max_epochs"),

@@ -10,8 +10,8 @@ import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mnist_lit import cli_main
-from tests.conftest import CONFIGS, REPO, cli_args
+from mnist_lit import cli_main, load_classifier
+from tests.helpers import CONFIGS, REPO, cli_args
 
 
 def test_fit_fast_dev_run_writes_nothing_into_the_working_directory(
@@ -29,7 +29,7 @@ def test_fit_logs_config_and_epoch_metrics(trained: tuple[Path, Path, Path]) -> 
     run_dir = checkpoint.parent.parent
     assert run_dir.parent == log_dir / "one_hidden"  # TensorBoard logs per config
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert saved["model"]["hidden_sizes"] == [64]
+    assert saved["model"]["init_args"]["hidden_sizes"] == [64]
     assert saved["seed_everything"] == 42
     events = EventAccumulator(str(run_dir)).Reload()
     assert {"train/loss", "train/acc", "time/epoch_s"} <= set(events.Tags()["scalars"])
@@ -71,7 +71,11 @@ def test_predict_writes_predictions(trained: tuple[Path, Path, Path]) -> None:
 def test_validate_uses_a_held_out_split(trained: tuple[Path, Path, Path]) -> None:
     data_dir, log_dir, checkpoint = trained
     cli = cli_main(cli_args("validate", data_dir, log_dir, "--ckpt_path", str(checkpoint), "--data.val_size", "100"))
-    assert 0.0 <= float(cli.trainer.callback_metrics["val/acc"]) <= 1.0
+    images, labels = cli.datamodule.splits["val"]
+    assert len(labels) == 100  # the held-out images, not the training set
+    with torch.no_grad():
+        correct = int((load_classifier(checkpoint)(images).argmax(dim=1) == labels).sum())
+    assert round(float(cli.trainer.callback_metrics["val/acc"]) * 100) == correct  # the checkpoint's own score
 
 
 def test_validate_without_a_split_says_how_to_make_one(trained, capsys) -> None:
@@ -109,8 +113,8 @@ def test_print_config_round_trips(capsys) -> None:
         cli_main(["fit", "--config", str(CONFIGS / "two_hidden.yaml"), "--print_config"])
     assert exit_info.value.code == 0
     config = yaml.safe_load(capsys.readouterr().out)
-    assert config["model"]["hidden_sizes"] == [64, 1024]
-    assert config["model"]["lr"] == 0.001
+    assert config["model"]["init_args"]["hidden_sizes"] == [64, 1024]
+    assert config["model"]["init_args"]["lr"] == 0.001
     assert config["data"]["batch_size"] == 32 and config["data"]["val_size"] == 0
     assert config["trainer"]["max_epochs"] == 20
     assert config["seed_everything"] == 42

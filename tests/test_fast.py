@@ -1,0 +1,128 @@
+"""FastMLPClassifier, the configs' speed path: exactly the idiomatic MLPClassifier's training, faster."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from mnist_lit import FastMLPClassifier, MLPClassifier, MnistLitError, cli_main
+from mnist_lit.fast import SkipGraphCaptureCheck
+from tests.helpers import CONFIGS, REPO, cli_args, import_script
+
+
+def fit(data_dir: Path, log_dir: Path, *extra: str, config: str = "one_hidden.yaml") -> object:
+    return cli_main(cli_args("fit", data_dir, log_dir, "--trainer.max_epochs", "2", *extra, config=config))
+
+
+class CountsBackward(L.Callback):
+    """A callback with a per-step hook: the fast path must then go through Lightning's wrappers."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_before_backward(self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor) -> None:
+        self.calls += 1
+
+
+@pytest.mark.parametrize(
+    ("config", "extra"),
+    [
+        ("one_hidden.yaml", ()),  # 600 images: 19 batches per epoch, so calls of 7, 7 and 5
+        ("two_hidden_tuned.yaml", ("--data.val_size", "100")),  # one-cycle, AdamW, shifts; 16 batches: 7, 7, 2
+    ],
+)
+def test_the_fast_path_trains_exactly_what_the_idiomatic_class_trains(
+    config: str, extra: tuple[str, ...], fake_data_dir: Path, tmp_path: Path
+) -> None:
+    plain = fit(fake_data_dir, tmp_path / "plain", *extra, "--model", "mnist_lit.MLPClassifier", config=config)
+    fast = fit(fake_data_dir, tmp_path / "fast", *extra, "--model.steps_per_call", "7", config=config)
+    assert type(plain.model) is MLPClassifier and type(fast.model) is FastMLPClassifier
+    batches = len(plain.datamodule.train_dataloader())
+    assert fast.trainer.global_step == plain.trainer.global_step == 2 * batches  # every step counted
+    for key, weights in plain.model.state_dict().items():
+        assert torch.equal(fast.model.state_dict()[key], weights), key  # bit for bit, on CPU
+    metrics, expected = fast.trainer.callback_metrics, plain.trainer.callback_metrics
+    assert torch.equal(metrics["train/acc"], expected["train/acc"])
+    # the loss sums are added a call at a time instead of a batch at a time: equal up to rounding
+    torch.testing.assert_close(metrics["train/loss"], expected["train/loss"], rtol=1e-6, atol=0)
+    bar = fast.trainer.progress_bar_callback.train_progress_bar
+    assert bar.n == bar.total == batches  # the bar counts batches, not calls
+    checkpoint = torch.load(fast.trainer.checkpoint_callback.last_model_path, weights_only=True)
+    assert checkpoint["global_step"] == 2 * batches  # and the checkpoint says so
+
+
+def test_a_callback_with_per_step_hooks_gets_every_step(fake_data_dir: Path, tmp_path: Path) -> None:
+    extra = ("--trainer.max_epochs", "1", "--trainer.callbacks+=tests.test_fast.CountsBackward")
+    cli = cli_main(cli_args("fit", fake_data_dir, tmp_path, *extra))
+    (counter,) = [callback for callback in cli.trainer.callbacks if isinstance(callback, CountsBackward)]
+    assert counter.calls == cli.trainer.global_step == len(cli.datamodule.train_dataloader())
+
+
+def test_max_steps_stops_within_a_call(fake_data_dir: Path, tmp_path: Path) -> None:
+    cli = fit(fake_data_dir, tmp_path, "--trainer.max_steps", "10")
+    assert cli.trainer.global_step == 10
+
+
+def test_steps_per_call_must_be_positive() -> None:
+    with pytest.raises(MnistLitError, match="steps_per_call must be at least 1"):
+        FastMLPClassifier(steps_per_call=0)
+
+
+def test_model_flags_work_without_init_args_and_the_class_can_be_switched(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli_main(["fit", "--config", str(CONFIGS / "one_hidden.yaml"), "--model.lr", "0.01", "--print_config"])
+    printed = capsys.readouterr().out
+    assert "class_path: mnist_lit.FastMLPClassifier" in printed and "lr: 0.01" in printed
+    with pytest.raises(SystemExit):
+        cli_main(["fit", "--config", str(CONFIGS / "one_hidden.yaml"), "--model", "mnist_lit.MLPClassifier",
+                  "--print_config"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "class_path: mnist_lit.MLPClassifier" in printed and "steps_per_call" not in printed
+
+
+def test_torch_still_has_the_graph_capture_check_this_path_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guards the one workaround of a torch internal: fails when torch renames the check or stops calling it."""
+    assert callable(getattr(torch.optim.Optimizer, "_accelerator_graph_capture_health_check", None))
+    queries = []
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda *args, **kwargs: queries.append(args))
+    model = FastMLPClassifier()
+    for parameter in model.parameters():
+        parameter.grad = torch.ones_like(parameter)
+    torch.optim.Adam(model.parameters(), fused=True).step()
+    assert len(queries) == 1  # torch's own Adam asks on every step whether a GPU is capturing a graph
+    before = [parameter.clone() for parameter in model.parameters()]
+    optimizer = model.configure_optimizers()
+    assert isinstance(optimizer, SkipGraphCaptureCheck) and isinstance(optimizer, torch.optim.Adam)
+    optimizer.step()
+    assert len(queries) == 1  # the fast path's CPU optimizer does not ask
+    pickle.loads(pickle.dumps(optimizer))  # and still pickles whole, as torch's own does
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # and still updates
+
+
+def test_the_idiomatic_class_is_plain_lightning() -> None:
+    model = MLPClassifier()
+    assert model.automatic_optimization
+    assert type(model.configure_optimizers()) is torch.optim.Adam
+
+
+@pytest.mark.integration
+def test_benchmark_times_four_sides_each_in_its_own_process(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = ["--epochs", "2", "--rounds", "1", "--limit-batches", "30", "--steps-per-call", "7",
+            "--data-dir", str(REPO / "data"), "--json", str(out)]  # fmt: skip
+    assert import_script("benchmark").main(args) == 0
+    results = json.loads(out.read_text())["results"]
+    assert list(results) == ["plain loop, default Adam", "plain loop, fused Adam", "MLPClassifier (idiomatic)",
+                             "FastMLPClassifier (the configs)"]  # fmt: skip
+    for side in results.values():
+        assert 0 < side["ms_per_step_min"] <= side["ms_per_step_median"]
+        assert min(side["test_acc"]) > 0.5  # trained: 60 batches of real digits
+    fast, idiomatic = results["FastMLPClassifier (the configs)"], results["MLPClassifier (idiomatic)"]
+    assert fast["test_acc"] == idiomatic["test_acc"]  # the same training, whatever the speed
+    fused = results["plain loop, fused Adam"]
+    assert fast["ratio_to_fused_min"] == pytest.approx(fast["ms_per_step_min"] / fused["ms_per_step_min"])
