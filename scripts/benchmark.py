@@ -1,11 +1,14 @@
-"""Time the project's training against a plain PyTorch loop, side by side in one process.
+"""Time the project's training against plain PyTorch loops, each side in a fresh process.
 
     python scripts/benchmark.py --model one --batch-size 32 --epochs 3 --rounds 3
 
-Each round trains (a) a plain loop with default Adam, (b) the same loop with fused Adam and
-(c) the project through `cli_main(["fit", ...])` exactly as the CLI builds it, one after the other, so
-that the machine's slow and fast spells fall on every side. The first epoch of each run is excluded
-(warm-up); the minimum and median over the remaining epochs are reported, with test accuracy.
+Four sides, interleaved round by round so that the machine's slow and fast spells fall on every side:
+(a) a plain loop with default Adam and (b) with fused Adam, in processes that never import Lightning
+(Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` at import, which makes torch's own Adam query NVML on
+every CPU step, a cost a plain-PyTorch user never pays); (c) the idiomatic ``MLPClassifier`` and (d) the
+configs' ``FastMLPClassifier``, both through ``cli_main(["fit", ...])`` exactly as the CLI builds them.
+The first epoch of each run is warm-up and is not counted; the minimum and median over the remaining
+epochs are reported, with test accuracy. Each side runs as ``benchmark.py --side NAME`` (JSON on stdout).
 """
 
 from __future__ import annotations
@@ -16,34 +19,46 @@ import math
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import lightning as L
 import torch
-from torch.nn import functional as F
-
-from mnist_lit import EpochTimer, cli_main
-from mnist_lit.data import ensure_raw_files, load_split, to_model_input
-from mnist_lit.network import MLP
 
 # the repository's configs, wherever the script is run from
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = {"one": str(CONFIG_DIR / "one_hidden.yaml"), "two": str(CONFIG_DIR / "two_hidden.yaml")}
 HIDDEN = {"one": (64,), "two": (64, 1024)}
+SIDES = {
+    "plain-default": "plain loop, default Adam",
+    "plain-fused": "plain loop, fused Adam",
+    "idiomatic": "MLPClassifier (idiomatic)",
+    "fast": "FastMLPClassifier (the configs)",
+}
 
 
-def plain_run(data: dict, hidden: tuple[int, ...], batch_size: int, epochs: int, fused: bool, seed: int) -> dict:
-    """The reference: in-memory tensors, shuffled index batches, a bare PyTorch training loop."""
-    torch.manual_seed(seed)
-    x_train, y_train, x_test, y_test = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
-    net = MLP(x_train.shape[1], hidden, 10).to(x_train.device)
+def plain_run(args: argparse.Namespace, fused: bool) -> dict:
+    """The reference, as a PyTorch user writes it: in-memory tensors, shuffled index batches, a bare loop."""
+    from torch import nn
+    from torch.nn import functional as F
+    from torchvision.datasets import MNIST
+
+    device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
+    train, test = (MNIST(args.data_dir, train=train, download=False) for train in (True, False))
+    x_train, y_train = train.data.flatten(1).float().div(255).to(device), train.targets.to(device)
+    x_test, y_test = test.data.flatten(1).float().div(255).to(device), test.targets.to(device)
+    torch.manual_seed(args.seed)
+    widths = [x_train.shape[1], *HIDDEN[args.model]]
+    layers = [layer for i in range(len(widths) - 1) for layer in (nn.Linear(widths[i], widths[i + 1]), nn.ReLU())]
+    net = nn.Sequential(*layers, nn.Linear(widths[-1], 10)).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, fused=fused)
     seconds = []
-    for _ in range(epochs):
+    for _ in range(args.epochs):
         start = time.perf_counter()
-        for idx in torch.randperm(len(x_train)).to(x_train.device).split(batch_size):
+        batches = torch.randperm(len(x_train), device=device).split(args.batch_size)[: args.limit_batches]
+        for idx in batches:
             loss = F.cross_entropy(net(x_train[idx]), y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -56,11 +71,19 @@ def plain_run(data: dict, hidden: tuple[int, ...], batch_size: int, epochs: int,
     return {"epoch_seconds": seconds, "test_acc": accuracy}
 
 
-def project_run(args: argparse.Namespace, out_dir: str) -> dict:
-    """The project's own path: the CLI's Trainer, DataModule and LightningModule, built from the config."""
+def project_run(args: argparse.Namespace, idiomatic: bool, out_dir: str) -> dict:
+    """The project's own path: the CLI's Trainer, DataModule and model, built from the config."""
+    from mnist_lit import EpochTimer, cli_main
+
+    extra = ["--model", "mnist_lit.MLPClassifier"] if idiomatic else []
+    if args.steps_per_call and not idiomatic:
+        extra += ["--model.steps_per_call", str(args.steps_per_call)]
+    if args.limit_batches:
+        extra += ["--trainer.limit_train_batches", str(args.limit_batches)]
     cli = cli_main([
         "fit",
         "--config", CONFIGS[args.model],
+        *extra,
         "--seed_everything", str(args.seed),
         "--data.data_dir", args.data_dir,
         "--data.batch_size", str(args.batch_size),
@@ -69,11 +92,27 @@ def project_run(args: argparse.Namespace, out_dir: str) -> dict:
         "--trainer.logger.init_args.save_dir", out_dir,
         "--trainer.enable_model_summary", "false",
         "--model.compile", str(args.compile).lower(),
-        *(["--model.steps_per_call", str(args.steps_per_call)] if args.steps_per_call else []),
     ])  # fmt: skip
     timer = next(callback for callback in cli.trainer.callbacks if isinstance(callback, EpochTimer))
     metrics = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]
     return {"epoch_seconds": list(timer.epoch_seconds), "test_acc": metrics["test/acc"]}
+
+
+def run_side(args: argparse.Namespace) -> dict:
+    """This process's one side (``--side``)."""
+    if args.side.startswith("plain"):
+        assert "lightning" not in sys.modules, "the plain side must run where Lightning was never imported"
+        return plain_run(args, fused=args.side == "plain-fused")
+    with tempfile.TemporaryDirectory() as out_dir:
+        return project_run(args, args.side == "idiomatic", out_dir)
+
+
+def side_in_child(argv: list[str], side: str) -> dict:
+    """One run of one side in a fresh Python process; its JSON result."""
+    done = subprocess.run([sys.executable, __file__, *argv, "--side", side], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"error: the {side} side failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def summarise(runs: list[dict], steps: int) -> dict:
@@ -88,89 +127,74 @@ def summarise(runs: list[dict], steps: int) -> dict:
 
 
 def machine() -> dict:
-    cpu = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor(),
-        )
-        if Path("/proc/cpuinfo").exists()
-        else ""
-    )
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "torch": torch.__version__,
-        "lightning": L.__version__,
         "python": platform.python_version(),
     }
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(CONFIGS), default="one")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run; the first is excluded (min 2)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every side")
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
-    parser.add_argument("--compile", action="store_true", help="the project side compiles its network")
-    parser.add_argument(
-        "--steps-per-call", type=int, default=None,
-        help="the project side's batches per training_step call (default: the config's, 25; 1 shows what it buys)",
-    )  # fmt: skip
+    parser.add_argument("--compile", action="store_true", help="the project sides compile their network")
+    parser.add_argument("--steps-per-call", type=int, default=None, help="the fast side's (default: the config's)")
+    parser.add_argument("--limit-batches", type=int, default=None, help="train on this many batches an epoch")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="where to write the results (default: benchmarks/NAME.json)")
-    args = parser.parse_args()
+    parser.add_argument("--side", choices=sorted(SIDES), default=None, help="run one side here and print its JSON")
+    args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch is warm-up and is not timed")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.side:
+        print(json.dumps(run_side(args)))
+        return 0
+
+    from mnist_lit.data import ensure_raw_files  # the children read the files as torchvision lays them out
 
     ensure_raw_files(args.data_dir)
-    device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
-    x_train, y_train = load_split(args.data_dir, train=True)
-    x_test, y_test = load_split(args.data_dir, train=False)
-    data = {"x_train": to_model_input(x_train).to(device), "y_train": y_train.to(device),
-            "x_test": to_model_input(x_test).to(device), "y_test": y_test.to(device)}  # fmt: skip
-    sides: dict[str, list[dict]] = {"plain (default Adam)": [], "plain (fused Adam)": [], "project": []}
-    with tempfile.TemporaryDirectory() as out_dir:
-        for _ in range(args.rounds):
-            sides["plain (default Adam)"].append(
-                plain_run(data, HIDDEN[args.model], args.batch_size, args.epochs, False, args.seed)
-            )
-            sides["plain (fused Adam)"].append(
-                plain_run(data, HIDDEN[args.model], args.batch_size, args.epochs, True, args.seed)
-            )
-            sides["project"].append(project_run(args, out_dir))
+    sides: dict[str, list[dict]] = {side: [] for side in SIDES}
+    for _ in range(args.rounds):
+        for side, runs in sides.items():
+            runs.append(side_in_child(argv, side))
 
-    steps = math.ceil(len(x_train) / args.batch_size)
-    results = {name: summarise(runs, steps) for name, runs in sides.items()}
-    reference = results["plain (default Adam)"]
+    steps = args.limit_batches or math.ceil(60_000 / args.batch_size)
+    results = {SIDES[side]: summarise(runs, steps) for side, runs in sides.items()}
+    default, fused = results[SIDES["plain-default"]], results[SIDES["plain-fused"]]
     for result in results.values():
-        result["ratio_min"] = result["ms_per_step_min"] / reference["ms_per_step_min"]
-        result["ratio_median"] = result["ms_per_step_median"] / reference["ms_per_step_median"]
+        for stat in ("min", "median"):
+            result[f"ratio_to_default_{stat}"] = result[f"ms_per_step_{stat}"] / default[f"ms_per_step_{stat}"]
+            result[f"ratio_to_fused_{stat}"] = result[f"ms_per_step_{stat}"] / fused[f"ms_per_step_{stat}"]
 
     variant = (", compiled" if args.compile else "") + (
         f", {args.steps_per_call} steps per call" if args.steps_per_call else ""
     )
-    title = (
-        f"model {args.model}, batch {args.batch_size}, {args.accelerator}{variant}, "
-        f"{args.rounds} rounds x {args.epochs} epochs ({steps} steps per epoch)"
-    )
-    print(f"\n{title}\n")
-    print(
-        "| side | ms/step min | ms/step median | s/epoch min | s/epoch median | ratio to plain (min / median) "
-        "| test acc |"
-    )
-    print("|---|---|---|---|---|---|---|")
+    print(f"\nmodel {args.model}, batch {args.batch_size}, {args.accelerator}{variant}, "
+          f"{args.rounds} rounds x {args.epochs} epochs ({steps} steps per epoch)\n")  # fmt: skip
+    print("| side | ms/step min | ms/step median | ÷ default Adam (min / median) | ÷ fused Adam (min / median) | acc |")
+    print("|---|---|---|---|---|---|")
     for name, r in results.items():
         accs = ", ".join(f"{a:.4f}" for a in r["test_acc"])
         print(
-            f"| {name} | {r['ms_per_step_min']:.3f} | {r['ms_per_step_median']:.3f} | {r['s_per_epoch_min']:.2f} | "
-            f"{r['s_per_epoch_median']:.2f} | {r['ratio_min']:.2f} / {r['ratio_median']:.2f} | {accs} |"
+            f"| {name} | {r['ms_per_step_min']:.3f} | {r['ms_per_step_median']:.3f} | "
+            f"{r['ratio_to_default_min']:.2f} / {r['ratio_to_default_median']:.2f} | "
+            f"{r['ratio_to_fused_min']:.2f} / {r['ratio_to_fused_median']:.2f} | {accs} |"
         )
 
     name = f"{args.model}_bs{args.batch_size}_{args.accelerator}{'_compiled' if args.compile else ''}"
@@ -179,7 +203,8 @@ def main() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"args": vars(args), "machine": machine(), "results": results}, indent=2))
     print(f"\nwritten to {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
