@@ -15,7 +15,7 @@ from torchvision.datasets import CIFAR10, KMNIST, FashionMNIST
 
 from mnist_lit import MNISTDataModule, MnistLitError, cli_main
 from mnist_lit.data import cifar_files, ensure_files, install_files, load_split, raw_files
-from tests.conftest import cli_args, fails, idx_bytes, learnable_digits
+from tests.helpers import cli_args, fails, idx_bytes, learnable_digits
 
 
 def test_fashion_files_live_in_their_own_folder_and_are_verified(fake_fashion_dir: Path) -> None:
@@ -82,7 +82,7 @@ def test_cifar10_is_unpacked_from_its_archive_and_read_as_torchvision_lays_it_ou
     data_dir = tmp_path / "data"
     target = install_files(fake_cifar_source, data_dir, "cifar10")
     assert target == data_dir / "cifar-10-batches-py"
-    assert sorted(path.name for path in target.iterdir()) == sorted(cifar_files.CIFAR10_MD5)
+    assert sorted(path.name for path in target.iterdir()) == sorted(cifar_files.expected_md5())
     images, labels = load_split(data_dir, train=True, dataset="cifar10")
     first_batch, first_labels = learnable_digits(100, seed=1, shape=(3, 32, 32))
     assert images.shape == (500, 3, 32, 32) and images.dtype == torch.uint8
@@ -114,12 +114,12 @@ def test_cifar10_is_downloaded_as_torchvision_would_when_missing(
     fake_cifar_source: Path, tmp_path: Path, monkeypatch
 ) -> None:
     def fake_download(url: str, root: str, filename: str, md5: str) -> None:
-        assert url == CIFAR10.url and md5 == cifar_files.ARCHIVE_MD5
+        assert url == CIFAR10.url and md5 == CIFAR10.tgz_md5
         shutil.copyfile(fake_cifar_source / cifar_files.ARCHIVE, Path(root) / filename)
 
     monkeypatch.setattr(cifar_files, "download_url", fake_download)
     target = ensure_files(tmp_path / "data", download=True, dataset="cifar10")
-    assert sorted(path.name for path in target.iterdir()) == sorted(cifar_files.CIFAR10_MD5)
+    assert sorted(path.name for path in target.iterdir()) == sorted(cifar_files.expected_md5())
     assert sorted(path.name for path in (tmp_path / "data").iterdir()) == [".cifar10.lock", "cifar-10-batches-py"]
 
     def no_network(url: str, root: str, filename: str, md5: str) -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.figure import Figure
 from torch import Tensor
-
-from mnist_lit.distributed import gather_objects
-from mnist_lit.plots import plot_confusion
+from torchmetrics.classification import MulticlassConfusionMatrix
 
 
 class ConfusionMatrix(L.Callback):
@@ -19,14 +18,14 @@ class ConfusionMatrix(L.Callback):
 
     Rows are true classes, columns predicted ones; the cells sum to the test-set size. The per-class
     table gives each class's count, correct predictions and accuracy. The picture also goes to TensorBoard.
+    torchmetrics' ``MulticlassConfusionMatrix`` counts, sums the counts across DDP processes, and draws it.
     """
 
     def __init__(self) -> None:
-        self.matrix = torch.zeros(0, 0, dtype=torch.long)
+        self.metric: MulticlassConfusionMatrix | None = None
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        classes = pl_module.hparams.num_classes
-        self.matrix = torch.zeros(classes, classes, dtype=torch.long, device=pl_module.device)
+        self.metric = MulticlassConfusionMatrix(num_classes=pl_module.hparams.num_classes).to(pl_module.device)
 
     def on_test_batch_end(
         self,
@@ -37,14 +36,12 @@ class ConfusionMatrix(L.Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        classes = len(self.matrix)
-        cells = batch[1] * classes + outputs["logits"].argmax(dim=1)
-        self.matrix += torch.bincount(cells, minlength=classes * classes).reshape(classes, classes)
+        self.metric.update(outputs["logits"], batch[1])
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # every rank asks for log_dir (asking on rank zero alone can deadlock) and gathers; rank zero writes
+        # every rank asks for log_dir (asking on rank zero alone can deadlock) and computes (a collective)
         out_dir = Path(trainer.log_dir or trainer.default_root_dir) / "confusion"
-        self.matrix = sum(gather_objects(self.matrix.cpu()))
+        matrix = self.metric.compute().cpu()
         if not trainer.is_global_zero:
             return
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -52,14 +49,20 @@ class ConfusionMatrix(L.Callback):
         with open(out_dir / "confusion_matrix.csv", "w", newline="") as stream:
             writer = csv.writer(stream)
             writer.writerow(["true \\ predicted", *names])
-            writer.writerows([name, *row] for name, row in zip(names, self.matrix.tolist()))
+            writer.writerows([name, *row] for name, row in zip(names, matrix.tolist()))
         with open(out_dir / "per_class.csv", "w", newline="") as stream:
             writer = csv.writer(stream)
             writer.writerow(["class", "name", "count", "correct", "accuracy"])
-            for index, (name, row) in enumerate(zip(names, self.matrix)):
+            for index, (name, row) in enumerate(zip(names, matrix)):
                 count, correct = int(row.sum()), int(row[index])
                 writer.writerow([index, name, count, correct, round(correct / count, 6) if count else ""])
-        fig = plot_confusion(self.matrix, names)
+        size = max(5.0, 0.6 * len(names) + 2)
+        fig = Figure(figsize=(size, size))  # a bare Figure: no pyplot state, no display needed
+        with warnings.catch_warnings():
+            # torchmetrics hands matplotlib a tensor, whose __array__ predates numpy 2's copy keyword; numpy
+            # then copies, as it must, and the picture is the same
+            warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword")
+            self.metric.plot(matrix, ax=fig.add_subplot(), labels=names)
         fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):

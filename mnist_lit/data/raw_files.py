@@ -24,9 +24,10 @@ from pathlib import Path
 from urllib.error import URLError
 
 from filelock import FileLock
-from torchvision.datasets import KMNIST, MNIST, FashionMNIST
+from torchvision.datasets import MNIST
 from torchvision.datasets.utils import download_url
 
+from mnist_lit.data.registry import dataset_info
 from mnist_lit.errors import MnistLitError
 
 EXPECTED_MD5 = {
@@ -51,11 +52,6 @@ IDX_SHAPES = {
     "t10k-images-idx3-ubyte": (10_000, 28, 28),
     "t10k-labels-idx1-ubyte": (10_000,),
 }
-IDX_DATASETS = {
-    "mnist": ("MNIST", MNIST),
-    "fashion_mnist": ("Fashion-MNIST", FashionMNIST),
-    "kmnist": ("KMNIST", KMNIST),
-}
 # seconds a read may stall before the download gives up on a mirror and tries the next
 READ_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
@@ -74,16 +70,13 @@ class IdxFiles:
 
 def idx_files(dataset: str) -> IdxFiles:
     """The tables of ``dataset``, read when asked, so the module's MNIST tables can be swapped (tests)."""
-    if dataset not in IDX_DATASETS:
-        raise MnistLitError(
-            f"Unknown dataset {dataset!r}. Choose one of: {', '.join(IDX_DATASETS)} (--data.dataset, --dataset)."
-        )
-    title, source = IDX_DATASETS[dataset]
+    info = dataset_info(dataset)
+    # KMNIST's content MD5s are not published: its files are checked by their IDX layout
+    expected_md5 = {"mnist": EXPECTED_MD5, "fashion_mnist": FASHION_MNIST_MD5}.get(dataset)
     if dataset == "mnist":
-        return IdxFiles(title, "MNIST", EXPECTED_MD5, MIRRORS, GZ_MD5)
-    gz_md5 = {filename.removesuffix(".gz"): md5 for filename, md5 in source.resources}
-    expected_md5 = FASHION_MNIST_MD5 if dataset == "fashion_mnist" else None  # KMNIST's are not published
-    return IdxFiles(title, source.__name__, expected_md5, list(source.mirrors), gz_md5)
+        return IdxFiles(info.title, "MNIST", expected_md5, MIRRORS, GZ_MD5)
+    gz_md5 = {filename.removesuffix(".gz"): md5 for filename, md5 in info.torchvision.resources}
+    return IdxFiles(info.title, info.torchvision.__name__, expected_md5, list(info.torchvision.mirrors), gz_md5)
 
 
 def raw_dir(data_dir: str | Path, dataset: str = "mnist") -> Path:
