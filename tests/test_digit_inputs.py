@@ -12,7 +12,7 @@ from PIL import Image
 
 from mnist_lit import MnistLitError
 from mnist_lit.data import DigitInputs, from_array, read_digits
-from tests.conftest import drawn_seven, idx_bytes, learnable_digits
+from tests.helpers import drawn_seven, idx_bytes, learnable_digits
 
 
 def folder_of_scans(folder: Path) -> Path:

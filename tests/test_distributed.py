@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mnist_lit import cli_main
 from mnist_lit.data import TensorBatchLoader, raw_files
-from tests.conftest import REPO, cli_args, trusting_cli, write_fake_mnist
+from tests.helpers import REPO, cli_args, trusting_cli, write_fake_mnist
 
 
 def ddp(processes: int) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 
 from mnist_lit.data import raw_files
 from mnist_lit.data.raw_files import ensure_raw_files, raw_dir
-from tests.conftest import write_fake_mnist
+from tests.helpers import write_fake_mnist
 
 
 @pytest.fixture

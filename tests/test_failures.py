@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mnist_lit import cli_main
-from tests.conftest import cli_args, fails
+from tests.helpers import cli_args, fails
 
 
 def digest(folder: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mnist_lit import classify, cli_main
 from mnist_lit.data import install_raw_files
-from tests.conftest import CONFIGS, REPO, import_script
+from tests.helpers import CONFIGS, REPO, import_script
 
 SCANS = 1000
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ import torch
 
 from mnist_lit import cli_main
 from mnist_lit.data import raw_files
-from tests.conftest import REPO, cli_args, trusting_cli, write_fake_mnist
+from tests.helpers import REPO, cli_args, trusting_cli, write_fake_mnist
 
-EPOCHS = "3"
+EPOCHS = "8"  # enough that the signal lands well before the end, however fast the machine
 
 
 def final_weights(log_dir: Path) -> tuple[dict, int]:
@@ -26,7 +26,7 @@ def final_weights(log_dir: Path) -> tuple[dict, int]:
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 1), (signal.SIGTERM, 143)])
 def test_interrupted_fit_resumes_to_the_uninterrupted_result(signum, status, tmp_path: Path, monkeypatch) -> None:
     data_dir = tmp_path / "data"
-    md5s = write_fake_mnist(raw_files.raw_dir(data_dir), n_train=20_000)  # about a second per epoch
+    md5s = write_fake_mnist(raw_files.raw_dir(data_dir), n_train=20_000)  # about half a second per epoch
     monkeypatch.setattr(raw_files, "EXPECTED_MD5", md5s)
 
     cli_main(cli_args("fit", data_dir, tmp_path / "whole", "--trainer.max_epochs", EPOCHS))

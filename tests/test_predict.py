@@ -12,7 +12,7 @@ from PIL import Image
 from mnist_lit import classify, cli_main, load_classifier
 from mnist_lit.data import load_split
 from mnist_lit.predictions import CSV_HEADER
-from tests.conftest import cli_args, drawn_seven, fails, idx_bytes
+from tests.helpers import cli_args, drawn_seven, fails, idx_bytes
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from mnist_lit import MnistLitError, mnist_style
 from mnist_lit.data.preprocess import INK_THRESHOLD
-from tests.conftest import drawn_seven
+from tests.helpers import drawn_seven
 
 
 def ink_box(digit: torch.Tensor) -> tuple[int, int]:

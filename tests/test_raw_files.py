@@ -56,7 +56,7 @@ def test_ensure_uses_valid_files_without_writing(fake_data_dir: Path) -> None:
 
 
 def test_ensure_decompresses_gz_already_in_raw(tmp_path: Path, monkeypatch) -> None:
-    from tests.conftest import write_fake_mnist
+    from tests.helpers import write_fake_mnist
 
     folder = raw_dir(tmp_path)
     monkeypatch.setattr(raw_files, "EXPECTED_MD5", write_fake_mnist(folder, gz=True))

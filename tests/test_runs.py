@@ -13,7 +13,7 @@ import torch
 
 from mnist_lit import RunLogger, cli_main
 from mnist_lit.data import raw_files
-from tests.conftest import REPO, cli_args, fails, trusting_cli, write_fake_mnist
+from tests.helpers import REPO, cli_args, fails, trusting_cli, write_fake_mnist
 
 STEPS_PER_EPOCH = -(-600 // 32)  # the 600 generated training images at batch 32
 

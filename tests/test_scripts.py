@@ -11,7 +11,7 @@ from PIL import Image
 
 from mnist_lit import cli_main
 from mnist_lit.data import raw_files
-from tests.conftest import REPO, cli_args, import_script, write_fake_mnist
+from tests.helpers import REPO, cli_args, import_script, write_fake_mnist
 
 
 def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
