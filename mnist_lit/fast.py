@@ -8,7 +8,7 @@ in its docstring; the measured figures, with their commands, are in ``docs/bench
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -106,13 +106,14 @@ class FastMLPClassifier(MLPClassifier):
         steps = self.hparams.steps_per_call if trainer.world_size == 1 else 1
         if trainer.max_steps >= 0:  # Lightning checks `max_steps` between calls; stop on it within one too
             steps = min(steps, trainer.max_steps - trainer.global_step)
-        step = self._bare_step if self._wrappers_idle() else self._wrapped_step
-        scheduler = self.lr_schedulers()
+        step = self._bare_step() if self._wrappers_idle() else self._wrapped_step
+        scheduler, device, convert_input = self.lr_schedulers(), self.device, trainer.precision_plugin.convert_input
         loss_sums, all_logits, all_labels = [], [], []
         for batch, _, _ in islice(dataloader_iter, steps):
             # a step that takes the iterator places its batches itself; the splits already live on the device,
             # so this moves nothing for the project's own data
-            images, labels = (tensor.to(self.device) for tensor in trainer.precision_plugin.convert_input(batch))
+            images, labels = convert_input(batch)
+            images, labels = images.to(device), labels.to(device)
             logits = self(images)
             loss_sum = self.loss_sum(logits, labels, "train")
             step(self.batch_mean(loss_sum, len(labels)))
@@ -140,12 +141,16 @@ class FastMLPClassifier(MLPClassifier):
         self.manual_backward(loss)
         optimizer.step()
 
-    def _bare_step(self, loss: Tensor) -> None:
+    def _bare_step(self) -> Callable[[Tensor], None]:
         """Backward and step directly, counted in ``trainer.global_step`` as Lightning's wrapper counts it."""
         optimizer = self.trainer.optimizers[0]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
         progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-        progress.increment_ready()
-        progress.increment_completed()
+
+        def step(loss: Tensor) -> None:
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            progress.increment_ready()
+            progress.increment_completed()
+
+        return step

@@ -101,7 +101,10 @@ def project_run(args: argparse.Namespace, idiomatic: bool, out_dir: str) -> dict
 def run_side(args: argparse.Namespace) -> dict:
     """This process's one side (``--side``)."""
     if args.side.startswith("plain"):
-        assert "lightning" not in sys.modules, "the plain side must run where Lightning was never imported"
+        # a plain-PyTorch user's Adam never pays the per-step NVML query that Lightning's variable causes
+        assert "lightning" not in sys.modules and "PYTORCH_NVML_BASED_CUDA_CHECK" not in os.environ, (
+            "the plain sides must run where Lightning was never imported"
+        )
         return plain_run(args, fused=args.side == "plain-fused")
     with tempfile.TemporaryDirectory() as out_dir:
         return project_run(args, args.side == "idiomatic", out_dir)
@@ -109,7 +112,11 @@ def run_side(args: argparse.Namespace) -> dict:
 
 def side_in_child(argv: list[str], side: str) -> dict:
     """One run of one side in a fresh Python process; its JSON result."""
-    done = subprocess.run([sys.executable, __file__, *argv, "--side", side], capture_output=True, text=True)
+    # Lightning sets this when imported (here, or in a test process) and children inherit it; a plain-PyTorch
+    # user's process never has it
+    env = {key: value for key, value in os.environ.items() if key != "PYTORCH_NVML_BASED_CUDA_CHECK"}
+    command = [sys.executable, __file__, *argv, "--side", side]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"error: the {side} side failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_side(args)))
         return 0
 
-    from mnist_lit.data import ensure_raw_files  # the children read the files as torchvision lays them out
+    from mnist_lit.data import ensure_raw_files  # the plain sides read the files as torchvision lays them out
 
     ensure_raw_files(args.data_dir)
     sides: dict[str, list[dict]] = {side: [] for side in SIDES}
