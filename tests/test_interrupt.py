@@ -34,8 +34,10 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(signum, status, tmp
 
     stopped = tmp_path / "stopped"
     args = cli_args("fit", data_dir, stopped, "--trainer.max_epochs", EPOCHS)
-    child = subprocess.Popen(trusting_cli(md5s, args), cwd=REPO,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    # as in a terminal: a shell runs background jobs (a CI script's, say) with SIGINT ignored, and Python then
+    # never turns Ctrl-C into KeyboardInterrupt
+    child = subprocess.Popen(trusting_cli(md5s, args), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 120
     while not list(stopped.rglob("last.ckpt")) and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.05)
