@@ -11,7 +11,8 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_lit import cli_main, load_classifier
-from tests.helpers import CONFIGS, REPO, cli_args
+from mnist_lit.data import raw_files
+from tests.helpers import CONFIGS, REPO, cli_args, trusting_cli, write_fake_mnist
 
 
 def test_fit_fast_dev_run_writes_nothing_into_the_working_directory(
@@ -120,11 +121,13 @@ def test_print_config_round_trips(capsys) -> None:
     assert config["seed_everything"] == 42
 
 
-def test_module_entry_point_runs() -> None:
+def test_module_entry_point_names_the_program_as_typed_and_says_what_it_does() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mnist_lit", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0
+    assert result.stdout.startswith("usage: python -m mnist_lit ")
+    assert "MNIST digit classifiers" in result.stdout and "Lightning Trainer command line tool" not in result.stdout
     assert all(word in result.stdout for word in ("fit", "validate", "test", "predict"))
 
 
@@ -152,3 +155,16 @@ def test_test_writes_the_confusion_matrix_and_per_class_accuracy(trained: tuple[
     assert sum(int(row["correct"]) for row in per_class) == correct
     assert (out / "confusion_matrix.png").stat().st_size > 0
     assert "test/confusion_matrix" in EventAccumulator(str(cli.trainer.log_dir)).Reload().Tags()["images"]
+
+
+def test_fit_test_and_predict_print_no_tips_and_no_warnings(tmp_path: Path, monkeypatch) -> None:
+    data_dir = tmp_path / "data"
+    md5s = write_fake_mnist(raw_files.raw_dir(data_dir))
+    monkeypatch.setattr(raw_files, "EXPECTED_MD5", md5s)
+    for subcommand, *extra in (["fit", "--trainer.max_epochs", "1"], ["test", "--ckpt_path", "last"],
+                               ["predict", "--ckpt_path", "last"]):  # fmt: skip
+        args = cli_args(subcommand, data_dir, tmp_path / "logs", *extra)
+        done = subprocess.run(trusting_cli(md5s, args), cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        printed = done.stdout + done.stderr
+        assert "Tip" not in printed and "Warning" not in printed and "warn" not in printed.lower(), printed[-3000:]
