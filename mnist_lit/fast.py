@@ -146,7 +146,11 @@ class FastMLPClassifier(MLPClassifier):
         optimizer.step()
 
     def _bare_step(self) -> Callable[[Tensor], None]:
-        """Backward and step directly, counted in ``trainer.global_step`` as Lightning's wrapper counts it."""
+        """Backward and step directly, counted in ``trainer.global_step`` as Lightning's wrapper counts it.
+
+        The count goes to the manual-optimization loop's step progress, where ``global_step`` reads it;
+        ``tests/test_fast.py`` fails if Lightning counts elsewhere (the step count and the checkpoint's).
+        """
         optimizer = self.trainer.optimizers[0]
         progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
 

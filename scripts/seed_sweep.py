@@ -82,7 +82,9 @@ def run_seeds_in_processes(args: argparse.Namespace, threads: int, extra: list[s
             done = subprocess.run(command, env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"error: seed {seed} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-            return json.loads(out.read_text())["runs"][0]
+            run = json.loads(out.read_text())["runs"][0]
+            print(f"seed {seed} done", flush=True)  # the children's own output is kept for a failure's report
+            return run
 
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             return list(pool.map(one, args.seeds))
