@@ -99,6 +99,8 @@ def test_fit_under_ddp_is_the_single_process_training(config: str, extra: list[s
     fit = ("fit", data_dir)
     cli_main(cli_args(*fit, tmp_path / "single", "--trainer.max_epochs", "2", *extra, config=config))
     run_child(md5s, cli_args(*fit, tmp_path / "ddp", "--trainer.max_epochs", "2", *extra, *ddp(3), config=config))
+    # one run folder for the three processes: only rank zero claims one (RunLogger)
+    assert [run.name for run in (tmp_path / "ddp").glob("*/version_*")] == ["version_0"]
     single, spread = (
         torch.load(next((tmp_path / name).rglob("last.ckpt")), weights_only=True) for name in ("single", "ddp")
     )
