@@ -7,6 +7,7 @@ in its docstring; the measured figures, with their commands, are in ``docs/bench
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from itertools import islice
@@ -14,12 +15,15 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule
+from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.model_helpers import is_overridden
-from torch import Tensor
+from torch import Tensor, nn
+from torch.func import functional_call, grad_and_value
+from torch.nn import functional as F
 from torch.optim import Optimizer
 
 from mnist_lit.errors import MnistLitError
-from mnist_lit.model import MLPClassifier
+from mnist_lit.model import MNIST_MEAN, MNIST_STD, MLPClassifier
 
 # the hooks Lightning's wrappers around backward and the optimizer step exist to call
 PER_STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad")
@@ -47,15 +51,59 @@ class CPUAdamW(SkipGraphCaptureCheck, torch.optim.AdamW):
     """AdamW for CPU parameters, without the per-step graph-capture check."""
 
 
-def quiet_dataloader_iter_warnings() -> None:
-    """Filter Lightning's warnings about ``training_step(dataloader_iter)``, which do not apply here.
+def quiet_fast_path_warnings() -> None:
+    """Filter the warnings about what this path does on purpose; none of them applies here.
 
-    Lightning warns that the flavour is experimental, that the hooks' ``batch_idx`` is then the last
-    batch's, and that it does not suit gradient accumulation: ``tests/test_fast.py`` checks the training
-    against one batch per call, the project's hooks do not use ``batch_idx``, and nothing is accumulated.
+    Lightning warns that ``training_step(dataloader_iter)`` is experimental, that the hooks' ``batch_idx``
+    is then the last batch's, and that it does not suit gradient accumulation: ``tests/test_fast.py``
+    checks the training against ``MLPClassifier``, the project's hooks do not use ``batch_idx``, and
+    nothing is accumulated. torch warns when a learning-rate scheduler steps before the optimizer's
+    ``step()`` was ever called: the compiled steps update the optimizer's state without calling it, and
+    read each step's rate before stepping the scheduler, as eager training does.
     """
     warnings.filterwarnings("ignore", message="Found `dataloader_iter` argument in the `training_step`")
     warnings.filterwarnings("ignore", message="You are using the `dataloader_iter` step flavor")
+    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before `optimizer.step\(\)`")
+
+
+def adam_steps(net: nn.Module, steps: int, normalize: bool, label_smoothing: float, decoupled: bool) -> Callable:
+    """``steps`` Adam (or AdamW) steps on ``steps`` batches, as one pure function for ``torch.compile``.
+
+    It takes the parameters, Adam's state and each step's hyperparameters as tensors, and returns the new
+    parameters and state with each batch's summed loss and logits: the same update torch's Adam makes
+    (``torch.optim.Adam``'s algorithm, without amsgrad), so the caller can copy the results into the
+    module and the optimizer's own state, and checkpoints keep their usual format.
+    """
+    names = [name for name, _ in net.named_parameters()]
+
+    def loss(params: list[Tensor], images: Tensor, labels: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        if normalize:
+            images = (images - MNIST_MEAN) / MNIST_STD
+        logits = functional_call(net, dict(zip(names, params)), (images,))
+        loss_sum = F.cross_entropy(logits, labels, reduction="sum", label_smoothing=label_smoothing)
+        return loss_sum / labels.shape[0], (loss_sum, logits)
+
+    gradient = grad_and_value(loss, has_aux=True)
+
+    def run(params, exp_avgs, exp_avg_sqs, step, images, labels, hyper):  # lists of tensors, tensors
+        loss_sums, all_logits = [], []
+        for i in range(steps):
+            lr, beta1, beta2, eps, weight_decay = hyper[i]
+            grads, (_, (loss_sum, logits)) = gradient(params, images[i], labels[i])
+            step = step + 1
+            if decoupled:
+                params = [p * (1 - lr * weight_decay) for p in params]
+            else:
+                grads = [g + weight_decay * p for g, p in zip(grads, params)]
+            exp_avgs = [m.lerp(g, 1 - beta1) for m, g in zip(exp_avgs, grads)]
+            exp_avg_sqs = [v * beta2 + (1 - beta2) * g * g for v, g in zip(exp_avg_sqs, grads)]
+            step_size, root = lr / (1 - beta1**step), (1 - beta2**step).sqrt()
+            params = [p - step_size * m / (v.sqrt() / root + eps) for p, m, v in zip(params, exp_avgs, exp_avg_sqs)]
+            loss_sums.append(loss_sum)
+            all_logits.append(logits)
+        return params, exp_avgs, exp_avg_sqs, step, torch.stack(loss_sums), torch.cat(all_logits)
+
+    return run
 
 
 class FastMLPClassifier(MLPClassifier):
@@ -85,15 +133,66 @@ class FastMLPClassifier(MLPClassifier):
         **kwargs: :class:`MLPClassifier`'s arguments.
     """
 
-    def __init__(self, steps_per_call: int = 25, **kwargs: Any) -> None:
+    def __init__(self, steps_per_call: int = 25, compiled_steps: int = 0, **kwargs: Any) -> None:
         if steps_per_call < 1:
             raise MnistLitError(
                 f"--model.steps_per_call must be at least 1, got {steps_per_call}. 1 runs one batch per "
                 "training_step call; the configs use 25."
             )
+        if not 0 <= compiled_steps <= steps_per_call:
+            raise MnistLitError(
+                f"--model.compiled_steps must be from 0 (eager) to --model.steps_per_call ({steps_per_call}), got "
+                f"{compiled_steps}: a call's batches are compiled in groups of that many. Try 5 or 25."
+            )
         super().__init__(**kwargs)
         self.automatic_optimization = False
-        quiet_dataloader_iter_warnings()
+        self._compiled: Callable | None = None  # built at the start of `fit`, when compiled_steps > 0
+        quiet_fast_path_warnings()
+
+    def on_train_start(self) -> None:
+        self._compiled = None
+        if not self.hparams.compiled_steps:
+            return
+        if (reason := self._why_not_compiled()) is not None:
+            rank_zero_info(f"compiled_steps={self.hparams.compiled_steps}: {reason}; training eager.")
+            return
+        self._compiled = self._compile()
+
+    def _why_not_compiled(self) -> str | None:
+        """Why the compiled path cannot train this run (it falls back to eager), or None when it can."""
+        trainer, loader = self.trainer, self.trainer.train_dataloader
+        if trainer.world_size != 1:
+            return "DDP runs eager (DDP averages gradients in the backward pass the graph replaces)"
+        if not self._wrappers_idle():
+            return "a precision plugin, or a callback or hook on backward or the optimizer step, needs each step eager"
+        if not isinstance(getattr(loader, "batch_size", None), int):
+            return "the training loader does not say its batch size"
+        return None
+
+    def _compile(self) -> Callable | None:
+        """The compiled function, compiled now on a batch of zeros so that a failure falls back to eager."""
+        optimizer, k = self.trainer.optimizers[0], self.hparams.compiled_steps
+        decoupled = optimizer.param_groups[0].get("decoupled_weight_decay", isinstance(optimizer, torch.optim.AdamW))
+        run = adam_steps(self.net, k, self.hparams.normalize, self.hparams.label_smoothing, decoupled)
+        compiled = torch.compile(run, dynamic=False)
+        params = [p.detach() for p in self.net.parameters()]
+        state = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]  # not aliased
+        batch = self.trainer.train_dataloader.batch_size
+        images = torch.zeros(k, batch, self.hparams.input_size, device=self.device)
+        labels = torch.zeros(k, batch, dtype=torch.long, device=self.device)
+        hyper = torch.full((k, 5), 0.5, device=self.device)
+        started = time.perf_counter()
+        try:
+            compiled(params, *state, torch.zeros((), device=self.device), images, labels, hyper)
+        except Exception as err:  # an op the compiler cannot take, a missing C++ compiler, ...
+            rank_zero_info(
+                f"compiled_steps={k}: cannot compile the steps ({type(err).__name__}: {err}); training eager."
+            )
+            return None
+        rank_zero_info(
+            f"compiled_steps={k}: {k} optimizer steps compiled into one graph in {time.perf_counter() - started:.1f} s."
+        )
+        return compiled
 
     def optimizer_class(self) -> type[Optimizer]:
         """On the CPU, the same optimizer without the per-step graph-capture check."""
@@ -112,22 +211,60 @@ class FastMLPClassifier(MLPClassifier):
             steps = min(steps, trainer.max_steps - trainer.global_step)
         step = self._bare_step() if self._wrappers_idle() else self._wrapped_step
         scheduler, device, convert_input = self.lr_schedulers(), self.device, trainer.precision_plugin.convert_input
-        loss_sums, all_logits, all_labels = [], [], []
-        for batch, _, _ in islice(dataloader_iter, steps):
-            # a step that takes the iterator places its batches itself; the splits already live on the device,
-            # so this moves nothing for the project's own data
-            images, labels = convert_input(batch)
-            images, labels = images.to(device), labels.to(device)
+        # a step that takes the iterator places its batches itself; the splits already live on the device,
+        # so this moves nothing for the project's own data
+        batches = [tuple(t.to(device) for t in convert_input(batch)) for batch, _, _ in islice(dataloader_iter, steps)]
+        k, done, outputs = self.hparams.compiled_steps, 0, []
+        while done < len(batches):
+            group = batches[done : done + k]
+            if self._compiled is not None and len(group) == k and len({images.shape for images, _ in group}) == 1:
+                outputs.append(self._compiled_steps(group, scheduler))
+                done += k
+                continue
+            images, labels = batches[done]
             logits = self(images)
             loss_sum = self.loss_sum(logits, labels, "train")
             step(self.batch_mean(loss_sum, len(labels)))
             if scheduler is not None:
                 scheduler.step()
-            loss_sums.append(loss_sum.detach())
-            all_logits.append(logits.detach())
-            all_labels.append(labels)
-        if loss_sums:  # one metric update for the whole call
-            self.train_metrics.update(torch.stack(loss_sums).sum(), torch.cat(all_logits), torch.cat(all_labels))
+            outputs.append((loss_sum.detach()[None], logits.detach()))
+            done += 1
+        if outputs:  # one metric update for the whole call
+            loss_sums, logits = zip(*outputs)
+            labels = torch.cat([labels for _, labels in batches])
+            self.train_metrics.update(torch.cat(loss_sums).sum(), torch.cat(logits), labels)
+
+    def _compiled_steps(self, group: list[tuple[Tensor, Tensor]], scheduler: Any) -> tuple[Tensor, Tensor]:
+        """``compiled_steps`` optimizer steps in one compiled call, written back into the module and optimizer."""
+        optimizer = self.trainer.optimizers[0]
+        settings = optimizer.param_groups[0]
+        hyper = []
+        for _ in group:  # the schedule's rate (and one-cycle's momentum) at each step, as eager stepping sees it
+            hyper.append([settings["lr"], *settings["betas"], settings["eps"], settings["weight_decay"]])
+            if scheduler is not None:
+                scheduler.step()
+        params = list(self.net.parameters())
+        states = [optimizer.state[p] for p in params]
+        if not states[0]:  # the optimizer's state as torch's fused Adam lays it out on its first step
+            for param, state in zip(params, states):
+                state["step"] = torch.zeros((), device=param.device)
+                state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(param), torch.zeros_like(param)
+        images, labels = (torch.stack(tensors) for tensors in zip(*group))
+        new_params, exp_avgs, exp_avg_sqs, new_step, loss_sums, logits = self._compiled(
+            [p.detach() for p in params], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+            states[0]["step"], images, labels, torch.tensor(hyper, device=self.device),
+        )  # fmt: skip
+        with torch.no_grad():
+            for param, state, new, exp_avg, exp_avg_sq in zip(params, states, new_params, exp_avgs, exp_avg_sqs):
+                param.copy_(new)
+                state["exp_avg"].copy_(exp_avg)
+                state["exp_avg_sq"].copy_(exp_avg_sq)
+                state["step"].copy_(new_step)
+        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+        for _ in group:  # counted as Lightning counts eager steps: global_step, checkpoints, max_steps
+            progress.increment_ready()
+            progress.increment_completed()
+        return loss_sums, logits
 
     def _wrappers_idle(self) -> bool:
         """Whether Lightning's per-batch wrappers would do nothing but call the hooks, and no hook is there."""

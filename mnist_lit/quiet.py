@@ -11,9 +11,15 @@ def _not_a_tip(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("💡 Tip")
 
 
+def _not_cuda_home(record: logging.LogRecord) -> bool:
+    # torch's compiler looks for a CUDA toolkit even when it compiles for the CPU, and says so once
+    return "No CUDA runtime is found" not in str(record.msg)
+
+
 def quiet_lightning() -> None:
     """Install the filters; each says why its message does not apply. Safe to call more than once."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_not_a_tip)
+    logging.getLogger("torch.utils.cpp_extension").addFilter(_not_cuda_home)
     # Lightning's own _pytree.py builds a LeafSpec, which torch 2.14 deprecates: Lightning's to change, not ours
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
     # the textbook trains without validation: with --data.val_size 0 the validation loader is empty on purpose

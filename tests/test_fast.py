@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 from pathlib import Path
 
@@ -111,18 +112,79 @@ def test_the_idiomatic_class_is_plain_lightning() -> None:
 
 
 @pytest.mark.integration
-def test_benchmark_times_four_sides_each_in_its_own_process(tmp_path: Path) -> None:
+def test_benchmark_times_every_side_in_its_own_process(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     args = ["--epochs", "2", "--rounds", "1", "--limit-batches", "30", "--steps-per-call", "7",
-            "--data-dir", str(REPO / "data"), "--json", str(out)]  # fmt: skip
+            "--compiled-steps", "5", "--data-dir", str(REPO / "data"), "--json", str(out)]  # fmt: skip
     assert import_script("benchmark").main(args) == 0
     results = json.loads(out.read_text())["results"]
     assert list(results) == ["plain loop, default Adam", "plain loop, fused Adam", "MLPClassifier (idiomatic)",
-                             "FastMLPClassifier (the configs)"]  # fmt: skip
+                             "FastMLPClassifier (the configs)", "FastMLPClassifier, compiled steps"]  # fmt: skip
     for side in results.values():
         assert 0 < side["ms_per_step_min"] <= side["ms_per_step_median"]
         assert min(side["test_acc"]) > 0.5  # trained: 60 batches of real digits
     fast, idiomatic = results["FastMLPClassifier (the configs)"], results["MLPClassifier (idiomatic)"]
     assert fast["test_acc"] == idiomatic["test_acc"]  # the same training, whatever the speed
+    compiled = results["FastMLPClassifier, compiled steps"]
+    assert abs(compiled["test_acc"][0] - fast["test_acc"][0]) < 0.01  # the same training within rounding
     fused = results["plain loop, fused Adam"]
     assert fast["ratio_to_fused_min"] == pytest.approx(fast["ms_per_step_min"] / fused["ms_per_step_min"])
+
+
+# compiled: 600 images are 19 batches an epoch, the last of 24; a call of 25 takes them all, so groups of 5
+# are compiled three times and the last four batches (the short one among them) run eager
+COMPILED = ("--model.compiled_steps", "5")
+
+
+@pytest.mark.parametrize(
+    ("config", "extra"),
+    [("one_hidden.yaml", ()), ("two_hidden_tuned.yaml", ("--data.val_size", "100"))],  # tuned: all recipe options
+)
+def test_compiled_steps_train_what_eager_steps_train(config: str, extra: tuple, fake_data_dir: Path, tmp_path) -> None:
+    """The same updates within rounding: but Adam divides each gradient by its own running size, so where
+    a gradient is rounding noise the weight moves by up to the learning rate either way; the comparison is
+    of what training gives (losses, accuracy, predictions), not of every weight's last digits."""
+    eager = fit(fake_data_dir, tmp_path / "eager", *extra, config=config)
+    compiled = fit(fake_data_dir, tmp_path / "compiled", *extra, *COMPILED, config=config)
+    assert compiled.model._compiled is not None  # the compiled path ran, not the fallback
+    assert compiled.trainer.global_step == eager.trainer.global_step == 2 * len(eager.datamodule.train_dataloader())
+    for state, expected in zip(
+        *(run.trainer.optimizers[0].state_dict()["state"].values() for run in (compiled, eager))
+    ):
+        assert state["step"] == expected["step"]  # every step counted in the optimizer's own state
+    metrics, expected = compiled.trainer.callback_metrics, eager.trainer.callback_metrics
+    torch.testing.assert_close(metrics["train/loss"], expected["train/loss"], rtol=1e-3, atol=0)
+    assert abs(float(metrics["train/acc"]) - float(expected["train/acc"])) <= 2 / 500  # two digits at most
+    images = eager.datamodule.splits["train"][0][:200]
+    with torch.no_grad():
+        agree = (compiled.model(images).argmax(1) == eager.model(images).argmax(1)).float().mean()
+    assert agree >= 0.99
+
+
+def test_a_compiled_run_resumes_exactly(fake_data_dir: Path, tmp_path: Path) -> None:
+    whole = fit(fake_data_dir, tmp_path / "whole", *COMPILED, "--trainer.max_epochs", "3")
+    first = fit(fake_data_dir, tmp_path / "part", *COMPILED, "--trainer.max_epochs", "1")
+    checkpoint = first.trainer.checkpoint_callback.last_model_path
+    resumed = fit(fake_data_dir, tmp_path / "part", *COMPILED, "--trainer.max_epochs", "3", "--ckpt_path", checkpoint)
+    assert resumed.trainer.global_step == whole.trainer.global_step
+    for key, weights in whole.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], weights), key
+
+
+def test_compiled_steps_fall_back_to_eager_when_a_callback_needs_every_step(fake_data_dir, tmp_path, caplog) -> None:
+    lightning_log = logging.getLogger("lightning.pytorch")  # Lightning's own handler; it does not propagate
+    lightning_log.addHandler(caplog.handler)
+    try:
+        cli = fit(fake_data_dir, tmp_path, *COMPILED, "--trainer.callbacks+=tests.test_fast.CountsBackward")
+    finally:
+        lightning_log.removeHandler(caplog.handler)
+    assert cli.model._compiled is None
+    assert "compiled_steps=5: a precision plugin, or a callback or hook" in caplog.text  # one line says why
+    assert "training eager" in caplog.text
+    (counter,) = [callback for callback in cli.trainer.callbacks if isinstance(callback, CountsBackward)]
+    assert counter.calls == cli.trainer.global_step
+
+
+def test_compiled_steps_must_fit_in_a_call() -> None:
+    with pytest.raises(MnistLitError, match="compiled_steps must be from 0"):
+        FastMLPClassifier(steps_per_call=5, compiled_steps=10)
