@@ -174,7 +174,9 @@ class FastMLPClassifier(MLPClassifier):
         optimizer, k = self.trainer.optimizers[0], self.hparams.compiled_steps
         decoupled = optimizer.param_groups[0].get("decoupled_weight_decay", isinstance(optimizer, torch.optim.AdamW))
         run = adam_steps(self.net, k, self.hparams.normalize, self.hparams.label_smoothing, decoupled)
-        compiled = torch.compile(run, dynamic=False)
+        # on a GPU, CUDA graphs replay the whole group without launching its kernels one by one
+        mode = "reduce-overhead" if self.device.type == "cuda" else None
+        compiled = torch.compile(run, dynamic=False, mode=mode)
         params = [p.detach() for p in self.net.parameters()]
         state = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]  # not aliased
         batch = self.trainer.train_dataloader.batch_size
@@ -264,7 +266,7 @@ class FastMLPClassifier(MLPClassifier):
         for _ in group:  # counted as Lightning counts eager steps: global_step, checkpoints, max_steps
             progress.increment_ready()
             progress.increment_completed()
-        return loss_sums, logits
+        return loss_sums.clone(), logits.clone()  # a CUDA graph's next replay overwrites its outputs
 
     def _wrappers_idle(self) -> bool:
         """Whether Lightning's per-batch wrappers would do nothing but call the hooks, and no hook is there."""
