@@ -130,6 +130,9 @@ class FastMLPClassifier(MLPClassifier):
 
     Args:
         steps_per_call: Training batches each ``training_step`` call takes, one optimizer step each.
+        compiled_steps: Run each group of this many of a call's batches as one compiled graph
+            (:func:`adam_steps`); 0, the default, trains eager. Compiling takes seconds to a minute, so it
+            pays only on long runs (``docs/speed.md``).
         **kwargs: :class:`MLPClassifier`'s arguments.
     """
 
