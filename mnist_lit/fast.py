@@ -149,10 +149,13 @@ class FastMLPClassifier(MLPClassifier):
             )
         super().__init__(**kwargs)
         self.automatic_optimization = False
-        self._compiled: Callable | None = None  # built at the start of `fit`, when compiled_steps > 0
+        # both chosen when `fit` starts: the callbacks and hooks do not change while it runs
+        self._step: Callable[[Tensor], None] | None = None
+        self._compiled: Callable | None = None  # when compiled_steps > 0
         quiet_fast_path_warnings()
 
     def on_train_start(self) -> None:
+        self._step = self._bare_step() if self._wrappers_idle() else self._wrapped_step
         self._compiled = None
         if not self.hparams.compiled_steps:
             return
@@ -214,7 +217,6 @@ class FastMLPClassifier(MLPClassifier):
         steps = self.hparams.steps_per_call if trainer.world_size == 1 else 1
         if trainer.max_steps >= 0:  # Lightning checks `max_steps` between calls; stop on it within one too
             steps = min(steps, trainer.max_steps - trainer.global_step)
-        step = self._bare_step() if self._wrappers_idle() else self._wrapped_step
         scheduler, device, convert_input = self.lr_schedulers(), self.device, trainer.precision_plugin.convert_input
         # a step that takes the iterator places its batches itself; the splits already live on the device,
         # so this moves nothing for the project's own data
@@ -229,7 +231,7 @@ class FastMLPClassifier(MLPClassifier):
             images, labels = batches[done]
             logits = self(images)
             loss_sum = self.loss_sum(logits, labels, "train")
-            step(self.batch_mean(loss_sum, len(labels)))
+            self._step(self.batch_mean(loss_sum, len(labels)))
             if scheduler is not None:
                 scheduler.step()
             outputs.append((loss_sum.detach()[None], logits.detach()))
@@ -265,7 +267,7 @@ class FastMLPClassifier(MLPClassifier):
                 state["exp_avg"].copy_(exp_avg)
                 state["exp_avg_sq"].copy_(exp_avg_sq)
                 state["step"].copy_(new_step)
-        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+        progress = self._step_progress()
         for _ in group:  # counted as Lightning counts eager steps: global_step, checkpoints, max_steps
             progress.increment_ready()
             progress.increment_completed()
@@ -287,14 +289,15 @@ class FastMLPClassifier(MLPClassifier):
         self.manual_backward(loss)
         optimizer.step()
 
-    def _bare_step(self) -> Callable[[Tensor], None]:
-        """Backward and step directly, counted in ``trainer.global_step`` as Lightning's wrapper counts it.
+    def _step_progress(self) -> Any:
+        """Where ``trainer.global_step`` reads the steps of manual optimization, for the steps made without
+        Lightning's wrapper; ``tests/test_fast.py`` fails if Lightning counts elsewhere (the step count and
+        the checkpoint's)."""
+        return self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
 
-        The count goes to the manual-optimization loop's step progress, where ``global_step`` reads it;
-        ``tests/test_fast.py`` fails if Lightning counts elsewhere (the step count and the checkpoint's).
-        """
-        optimizer = self.trainer.optimizers[0]
-        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+    def _bare_step(self) -> Callable[[Tensor], None]:
+        """Backward and step directly, counted in ``trainer.global_step`` as Lightning's wrapper counts it."""
+        optimizer, progress = self.trainer.optimizers[0], self._step_progress()
 
         def step(loss: Tensor) -> None:
             optimizer.zero_grad(set_to_none=True)
