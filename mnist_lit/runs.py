@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from mnist_lit.atomic import write_atomically
 from mnist_lit.errors import MnistLitError
 
 
@@ -49,22 +49,13 @@ class WholeCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(handle, "wb") as stream:
+            with write_atomically(path) as stream:
                 torch.save(checkpoint, stream)
-                stream.flush()
-                os.fsync(stream.fileno())
-            tmp.chmod(0o644)  # mkstemp makes it private; a checkpoint is not
-            os.replace(tmp, path)
         except OSError as err:
             if err.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
             raise MnistLitError(full_disk_message(path, err)) from err
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 def full_disk_message(path: Path, err: OSError) -> str:

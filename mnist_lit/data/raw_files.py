@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import math
-import os
 import socket
 import struct
 import tempfile
@@ -27,6 +26,7 @@ from filelock import FileLock
 from torchvision.datasets import MNIST
 from torchvision.datasets.utils import download_url
 
+from mnist_lit.atomic import write_atomically
 from mnist_lit.data.registry import dataset_info
 from mnist_lit.errors import MnistLitError
 
@@ -147,20 +147,12 @@ def _write_verified(source: Path, target: Path, name: str, dataset: str) -> None
     A temporary file in the target folder is renamed over the target at the end, so an interrupted
     copy never leaves a half-written file that a later run would trust.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
     content = _Content()
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            for chunk in _chunks(source):
-                content.update(chunk)
-                out.write(chunk)
-        _check_content(source, name, content, dataset)
-        tmp.chmod(0o644)  # mkstemp makes it private; the data is not
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with write_atomically(target) as out:
+        for chunk in _chunks(source):
+            content.update(chunk)
+            out.write(chunk)
+        _check_content(source, name, content, dataset)  # raised here, nothing replaces the target
 
 
 def verify_file(path: Path, name: str, dataset: str = "mnist") -> None:
