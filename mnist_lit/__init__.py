@@ -6,6 +6,8 @@ The public API::
     from mnist_lit import classify, load_classifier, mnist_style   # a trained model on your own digits
 """
 
+from importlib.metadata import version
+
 from mnist_lit.callbacks import ConfusionMatrix, EpochTimer, MisclassifiedDigits, PredictionWriter
 from mnist_lit.checkpoint import load_classifier
 from mnist_lit.cli import cli_main
@@ -17,6 +19,8 @@ from mnist_lit.network import MLP
 from mnist_lit.predictions import Prediction
 from mnist_lit.recognize import classify
 from mnist_lit.runs import RunLogger, WholeCheckpointIO
+
+__version__ = version("mnist_lit")
 
 __all__ = [
     "MLP",

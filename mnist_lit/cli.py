@@ -21,9 +21,11 @@ from mnist_lit.errors import MnistLitError, print_error
 from mnist_lit.model import MLPClassifier
 from mnist_lit.quiet import quiet_lightning
 from mnist_lit.runs import WholeCheckpointIO
+from mnist_lit.trainer import Trainer
 
 DESCRIPTION = "Train, test and use the textbook's MNIST digit classifiers (PyTorch Lightning)."
-EVALUATION_SUBCOMMANDS = ("validate", "test", "predict")
+# the subcommands that use trained weights (--ckpt_path)
+CHECKPOINT_SUBCOMMANDS = ("validate", "test", "predict", "serve")
 LAST = "last"
 # `--ckpt_path best`: the checkpoint a config with a validation split keeps by `val/acc` (configs/*_tuned.yaml)
 BEST = "best"
@@ -104,9 +106,12 @@ class MnistLitCLI(LightningCLI):
     ``best.ckpt`` (kept by validation accuracy).
     """
 
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """Lightning's four, and `serve` (a method of :class:`mnist_lit.trainer.Trainer`)."""
+        return {**LightningCLI.subcommands(), "serve": {"model", "datamodule"}}
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        help_text = "predict: the CSV file to write, instead of predictions.csv in the run's log dir"
-        parser.add_argument("--output", type=str | None, default=None, help=help_text)
         # the dataset decides the network's input and output and the names in the reports
         parser.link_arguments("data.num_features", "model.init_args.input_size", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
@@ -118,13 +123,8 @@ class MnistLitCLI(LightningCLI):
         if subcommand is None:
             return
         config = self.config[subcommand]
-        if config.get("output") is not None and subcommand != "predict":
-            raise MnistLitError(
-                f"--output names where `predict` writes predictions.csv; `{subcommand}` writes into the run's log "
-                "dir. Drop --output, or set the log dir with --trainer.logger.init_args.save_dir DIR."
-            )
         ckpt_path = config.get("ckpt_path")
-        if ckpt_path is None and subcommand in EVALUATION_SUBCOMMANDS:
+        if ckpt_path is None and subcommand in CHECKPOINT_SUBCOMMANDS:
             raise MnistLitError(
                 f"`{subcommand}` needs trained weights, and no --ckpt_path was given (without one it would score "
                 f"an untrained model). Pass --ckpt_path PATH/TO/last.ckpt, or --ckpt_path {LAST} for the newest "
@@ -139,10 +139,17 @@ class MnistLitCLI(LightningCLI):
             )
         if config.ckpt_path is not None:
             check_architecture(read_checkpoint(config.ckpt_path), config.ckpt_path, config)
-        check_writable(runs_root(config.trainer))
+        if subcommand != "serve":  # serving writes nothing
+            check_writable(runs_root(config.trainer))
 
     def instantiate_trainer(self, **kwargs: object) -> L.Trainer:
-        plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        if (
+            trainer_config.get("enable_progress_bar") is False
+        ):  # Lightning refuses a progress bar it was told not to show
+            defaults = self.trainer_defaults["callbacks"]
+            self.trainer_defaults["callbacks"] = [c for c in defaults if not isinstance(c, TQDMProgressBar)]
+        plugins = trainer_config.get("plugins") or []
         plugins = plugins if isinstance(plugins, list) else [plugins]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):  # unless the user chose how to save
             kwargs["plugins"] = [*plugins, WholeCheckpointIO()]
@@ -153,9 +160,6 @@ class MnistLitCLI(LightningCLI):
             # a smoke run saves no checkpoint and has no log dir, yet ModelCheckpoint's on_train_end would still
             # write last.ckpt into the working directory
             trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, ModelCheckpoint)]
-        if self.subcommand == "predict":  # every run has a PredictionWriter (trainer_defaults)
-            for writer in (c for c in trainer.callbacks if isinstance(c, PredictionWriter)):
-                writer.output = self.config.predict.get("output") or writer.output
         return trainer
 
 
@@ -190,6 +194,7 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
         cli = MnistLitCLI(
             MLPClassifier,
             MNISTDataModule,
+            trainer_class=Trainer,
             subclass_mode_model=True,  # the configs choose FastMLPClassifier; --model.lr works without init_args
             trainer_defaults=trainer_defaults(),
             seed_everything_default=42,

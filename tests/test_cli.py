@@ -25,6 +25,13 @@ def test_fit_fast_dev_run_writes_nothing_into_the_working_directory(
     assert sorted(path.name for path in Path.cwd().iterdir()) == ["MNIST"]  # no checkpoints/ beside the data
 
 
+def test_the_progress_bar_can_be_turned_off(fake_data_dir: Path, tmp_path: Path, capsys) -> None:
+    args = cli_args("fit", fake_data_dir, tmp_path / "logs", "--trainer.max_epochs", "1")
+    cli = cli_main([*args, "--trainer.enable_progress_bar", "false"])
+    assert cli.trainer.state.finished and cli.trainer.progress_bar_callback is None
+    assert "Epoch 0" not in capsys.readouterr().out
+
+
 def test_fit_logs_config_and_epoch_metrics(trained: tuple[Path, Path, Path]) -> None:
     _, log_dir, checkpoint = trained
     run_dir = checkpoint.parent.parent

@@ -8,6 +8,7 @@ An image that cannot be read keeps its error in place of a prediction and the ot
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import struct
 from collections.abc import Callable, Iterable, Sequence
@@ -90,6 +91,11 @@ def from_image_files(paths: Sequence[Path]) -> DigitInputs:
     return _mnist_style_each(paths, [str(path) for path in paths], load=open_image)
 
 
+def from_image_bytes(contents: Sequence[bytes], names: Sequence[str]) -> DigitInputs:
+    """Image files' contents (uploads), read as :func:`from_image_files` reads files on disk."""
+    return _mnist_style_each(contents, list(names), load=open_image)
+
+
 def _mnist_style_each(items: Sequence, names: list[str], load: Callable[[Any], Image.Image]) -> DigitInputs:
     """Load and preprocess one item at a time: a folder of full-size photos would not fit in memory at once."""
     images, positions, errors = [], [], {}
@@ -105,14 +111,16 @@ def _mnist_style_each(items: Sequence, names: list[str], load: Callable[[Any], I
     return DigitInputs(names, stacked, torch.tensor(positions, dtype=torch.int64), errors)
 
 
-def open_image(path: Path) -> Image.Image:
-    """Read an image file whole, or say in a few words why it is not one."""
-    if path.stat().st_size == 0:
+def open_image(source: Path | bytes) -> Image.Image:
+    """Read an image file (a path, or its contents) whole, or say in a few words why it is not one."""
+    if (len(source) if isinstance(source, bytes) else source.stat().st_size) == 0:
         raise MnistLitError("cannot read it as an image: the file is empty")
     try:
-        with Image.open(path) as picture:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as picture:
             picture.load()  # Pillow reads lazily: a truncated file shows only here
             return picture
+    except UnidentifiedImageError as err:  # Pillow's message names the path or the buffer: the same answer for both
+        raise MnistLitError("cannot read it as an image (not a format Pillow can identify)") from err
     except IMAGE_READ_ERRORS as err:
         raise MnistLitError(f"cannot read it as an image ({_reason(err)})") from err
 

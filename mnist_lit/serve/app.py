@@ -1,0 +1,182 @@
+"""The HTTP server: a page to draw digits on at ``/``, and a JSON API over the code `predict` uses.
+
+Uploads are read into memory and never written anywhere under a name a request chose; the file names
+they carry only label the answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import FastAPI, File, HTTPException, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mnist_lit import __version__
+from mnist_lit.data import dataset_info
+from mnist_lit.data.digit_inputs import DigitInputs, from_image_bytes
+from mnist_lit.data.preprocess import MNIST_SIDE
+from mnist_lit.errors import MnistLitError
+from mnist_lit.model import MLPClassifier
+from mnist_lit.predictions import Prediction
+from mnist_lit.recognize import classify
+
+PAGE = files("mnist_lit.serve") / "page"
+TOO_LARGE = 413
+# a multipart part's own headers (boundary, name, file name, type) come on top of its file
+PART_OVERHEAD_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may send: pictures of at most ``max_file_bytes`` each, at most ``max_files`` of them."""
+
+    max_file_bytes: int = 10_000_000
+    max_files: int = 100
+
+    @property
+    def max_request_bytes(self) -> int:
+        return self.max_files * (self.max_file_bytes + PART_OVERHEAD_BYTES)
+
+
+class BodyLimit:
+    """Answer 413 as soon as a request body passes ``limit`` bytes, declared or streamed, before it is read whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:  # refused before a byte of it is read
+            await JSONResponse({"detail": self.message()}, TOO_LARGE)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> dict:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise HTTPException(TOO_LARGE, self.message())  # inside the route: FastAPI answers it as JSON
+            return message
+
+        await self.app(scope, counted, send)
+
+    def message(self) -> str:
+        return (
+            f"The request is larger than {self.limit:,} bytes, the most this server takes at once (--max_files "
+            "pictures of at most --max_file_mb each). Send fewer or smaller pictures per request."
+        )
+
+
+def create_app(classifier: MLPClassifier, dataset: str, checkpoint: str, limits: Limits | None = None) -> FastAPI:
+    """The server's application: ``/`` (the page), ``POST /predict``, ``GET /health``, ``GET /model``, ``/docs``."""
+    limits = limits or Limits()
+    info = dataset_info(dataset)
+    if info.image_shape != (MNIST_SIDE, MNIST_SIDE):
+        raise MnistLitError(
+            f"`serve` reads pictures as 28×28 grayscale digits, but {info.title} models take "
+            f"{'×'.join(map(str, info.image_shape))} inputs. Serve a model of a 28×28 dataset (MNIST, "
+            "Fashion-MNIST, KMNIST)."
+        )
+    class_names = list(classifier.hparams.class_names or info.class_names)
+    model_card = {
+        "dataset": dataset,
+        "title": info.title,
+        "class_names": class_names,
+        "checkpoint": str(checkpoint),
+        "input_size": classifier.hparams.input_size,
+        "image_size": [MNIST_SIDE, MNIST_SIDE],
+        "hidden_sizes": list(classifier.hparams.hidden_sizes),
+        "version": __version__,
+    }
+    app = FastAPI(
+        title="mnist_lit",
+        version=__version__,
+        description=f"Classify pictures of digits with the {info.title} model of `{checkpoint}`.",
+    )
+    app.add_middleware(BodyLimit, limit=limits.max_request_bytes)
+    app.mount("/static", StaticFiles(directory=str(PAGE)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(str(PAGE / "index.html"))
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        """Whether the server is up and its model loaded."""
+        return {"status": "ok"}
+
+    @app.get("/model")
+    def model() -> dict[str, Any]:
+        """The model served: its dataset, class names, checkpoint and input size."""
+        return model_card
+
+    @app.post("/predict")
+    def predict(
+        files: Annotated[list[UploadFile], File(description="One or more pictures, one digit each")],
+        pixels: bool = False,
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Classify each picture as `predict` does: made MNIST-style, then the model's top three.
+
+        One answer per file, in order: ``name``, ``pred`` (class index), ``label`` (its name), ``confidence``,
+        ``top`` (``[label, probability]`` pairs) and ``error`` (why a file could not be read, else null).
+        ``pixels=true`` adds the 28×28 picture the model received (rows of values in [0, 1]).
+        """
+        if len(files) > limits.max_files:
+            raise HTTPException(
+                TOO_LARGE,
+                f"The request sends {len(files)} files; this server takes at most {limits.max_files} per request "
+                "(--max_files). Send them in several requests.",
+            )
+        contents = [upload.file.read(limits.max_file_bytes + 1) for upload in files]
+        for upload, content in zip(files, contents):
+            if len(content) > limits.max_file_bytes:
+                raise HTTPException(
+                    TOO_LARGE,
+                    f"{upload.filename or 'A file'} is larger than {limits.max_file_bytes:,} bytes, the most this "
+                    "server takes per picture (--max_file_mb). Send a smaller picture: a digit needs no more than "
+                    "a few hundred pixels a side.",
+                )
+        names = [upload.filename or f"files[{i}]" for i, upload in enumerate(files)]
+        digits = from_image_bytes(contents, names)
+        answers = classify(classifier, digits)
+        seen = _pictures_by_position(digits) if pixels else {}
+        return {"predictions": [_as_json(a, class_names, seen.get(i), pixels) for i, a in enumerate(answers)]}
+
+    return app
+
+
+def _pictures_by_position(digits: DigitInputs) -> dict[int, list[list[float]]]:
+    rounded = digits.images.mul(1000).round().div(1000)
+    return dict(zip(digits.positions.tolist(), rounded.tolist()))
+
+
+def _as_json(answer: Prediction, class_names: list[str], seen: list | None, pixels: bool) -> dict[str, Any]:
+    """One answer as the API gives it: the class by index (``pred``) and by name (``label``, ``top``)."""
+    answer_json = {
+        "name": answer.name,
+        "pred": answer.pred,
+        "label": None if answer.pred is None else class_names[answer.pred],
+        "confidence": answer.confidence,
+        "top": [[class_names[c], p] for c, p in answer.top],
+        "error": answer.error,
+    }
+    return answer_json | ({"pixels": seen} if pixels else {})
+
+
+def serve_model(classifier: MLPClassifier, dataset: str, checkpoint: str, host: str, port: int, limits: Limits) -> None:
+    """Serve until Ctrl-C; the model is loaded once, here, for every request."""
+    app = create_app(classifier, dataset, checkpoint, limits)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Listening on {host}: every machine that can reach this one can use the model and its page.")
+    print(f"Serving {checkpoint} at http://{host}:{port}/ (API: POST /predict, docs: /docs). Ctrl-C stops it.")
+    uvicorn.run(app, host=host, port=port, access_log=False)

@@ -1,0 +1,140 @@
+"""The page at `/` in a real browser: Playwright drives Debian's Chromium, headless, against a real server.
+
+The model is the two-hidden-layer config trained three epochs on the repository's MNIST, so drawn digits
+are read as a user would see them read. Without Chromium (`apt-get install chromium`) these tests are
+skipped, unless MNIST_LIT_REQUIRE_BROWSER=1 (as in CI), where its absence fails them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from PIL import Image
+
+from mnist_lit import cli_main
+from tests.helpers import CONFIGS, REAL_MNIST, REPO, drawn_seven
+from tests.test_serve import free_port, png
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.integration
+
+# strokes in the pad's own coordinates (0-1 across, 0-1 down), each a list of points the mouse passes
+DIGITS = {
+    "1": [[(0.50, 0.15), (0.50, 0.85)]],
+    "7": [[(0.25, 0.18), (0.75, 0.18), (0.42, 0.85)]],
+    "0": [[(0.5 + 0.22 * math.sin(math.tau * t / 20), 0.5 - 0.33 * math.cos(math.tau * t / 20)) for t in range(21)]],
+    "4": [[(0.60, 0.15), (0.25, 0.60), (0.75, 0.60)], [(0.60, 0.30), (0.60, 0.88)]],
+}
+
+
+@pytest.fixture(scope="module")
+def server(real_mnist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `serve` process on loopback, serving three epochs of the two-hidden model; its URL."""
+    if not CHROMIUM.is_file():
+        if os.environ.get("MNIST_LIT_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` installs the browser these tests drive")
+        pytest.skip(f"{CHROMIUM} is missing: `apt-get install chromium` installs it")
+    logs = tmp_path_factory.mktemp("page") / "logs"
+    common = ["--config", str(CONFIGS / "two_hidden.yaml"), "--data.data_dir", str(REAL_MNIST.parents[1]),
+              "--data.download", "false", "--trainer.logger.init_args.save_dir", str(logs)]  # fmt: skip
+    cli_main(["fit", *common, "--trainer.max_epochs", "3", "--trainer.enable_progress_bar", "false"])
+    port = free_port()
+    command = [sys.executable, "-m", "mnist_lit", "serve", *common, "--ckpt_path", "last", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while not _up(url) and time.monotonic() < deadline:
+        assert process.poll() is None, f"`serve` exited with {process.returncode}"
+        time.sleep(0.3)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx2.get(f"{url}health", timeout=1).status_code == 200
+    except httpx2.TransportError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def browser(server: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+def answer_after(page: object, action: Callable[[], None], pictures: int = 1) -> str:
+    """The text of #prediction once the last of the ``pictures`` that ``action`` sends has been answered."""
+    sent = int(page.get_attribute("#pad", "data-sent")) + pictures  # the page sends one picture a stroke
+    action()
+    pad = "document.getElementById('pad').dataset"
+    page.wait_for_function(f"() => +{pad}.sent === {sent} && {pad}.answered === {pad}.sent")
+    return page.text_content("#prediction")
+
+
+def draw(page: object, strokes: list[list[tuple[float, float]]]) -> None:
+    box = page.locator("#pad").bounding_box()
+    for stroke in strokes:
+        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point, steps=8)
+        page.mouse.up()
+
+
+def test_drawn_digits_are_read_as_drawn_and_the_picture_seen_is_shown(
+    server: str, browser: object, tmp_path: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.goto(server)
+    page.wait_for_function("() => document.getElementById('model').textContent.includes('MNIST model')")
+    for digit, strokes in DIGITS.items():
+        page.click("#clear")
+        answer = answer_after(page, lambda strokes=strokes: draw(page, strokes), len(strokes))
+        assert answer == digit, f"drew {digit}: {page.text_content('#message')}"
+        assert page.locator("#top li").count() == 3
+        assert page.locator("#top li strong").first.text_content() == digit
+        seen = page.evaluate("() => Array.from(document.getElementById('seen').getContext('2d')"
+                             ".getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))")  # fmt: skip
+        assert len(seen) == 784 and max(seen) == 255 and seen[0] == 0  # the digit, framed on black
+    screenshot = tmp_path / "serve.png"
+    page.screenshot(path=str(screenshot))
+    with Image.open(screenshot) as shot:
+        assert shot.size == (1000, 700)
+    if os.environ.get("MNIST_LIT_SCREENSHOT"):  # how docs/images/serve.png is made
+        page.screenshot(path=os.environ["MNIST_LIT_SCREENSHOT"])
+    page.click("#clear")
+    assert page.text_content("#prediction") == "" and page.locator("#top li").count() == 0
+
+
+def test_an_uploaded_picture_is_classified_the_same_way(server: str, browser: object) -> None:
+    page = browser.new_page()
+    page.goto(server)
+    seven = [{"name": "seven.png", "mimeType": "image/png", "buffer": png(drawn_seven())}]
+    assert answer_after(page, lambda: page.set_input_files("#upload", files=seven)) == "7"
+    page.set_input_files("#upload", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture"}])
+    page.wait_for_function("() => document.getElementById('message').textContent.includes('cannot read it')")
+    assert page.text_content("#prediction") == ""
+
+
+def test_the_page_fits_a_phone(server: str, browser: object) -> None:
+    phone = browser.new_page(viewport={"width": 375, "height": 740}, device_scale_factor=2, has_touch=True)
+    phone.goto(server)
+    pad = phone.locator("#pad").bounding_box()
+    assert pad["x"] >= 0 and pad["x"] + pad["width"] <= 375 and pad["width"] >= 250
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+    assert phone.evaluate("() => getComputedStyle(document.getElementById('pad')).touchAction") == "none"
