@@ -1,8 +1,10 @@
 """Drive `serve` on loopback with concurrent clients; report requests per second, latency, errors and memory.
 
     python scripts/load_test.py --config configs/two_hidden.yaml --ckpt_path last --clients 8 --requests 2000
+    python scripts/load_test.py --onnx model.onnx --clients 8 --requests 2000      # the server without torch
 
-The script starts the server itself (``python -m mnist_lit serve`` on a free port of 127.0.0.1), sends
+The script starts the server itself (``python -m mnist_lit serve``, or ``python -m mnist_lit.serve`` for an
+``.onnx`` model, on a free port of 127.0.0.1), sends
 pictures of the MNIST test set's digits, enlarged to the drawing pad's 280×280 PNGs, and stops after
 ``--requests`` requests or ``--seconds`` seconds, whichever comes first, then stops the server. An error
 is any answer that is not HTTP 200 with one prediction per picture and no error in it; the exit status
@@ -70,8 +72,11 @@ def start_server(args: argparse.Namespace, extra: list[str]) -> tuple[subprocess
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "mnist_lit", "serve", "--config", args.config, "--ckpt_path", args.ckpt_path,
-               "--host", "127.0.0.1", "--port", str(port), *extra]  # fmt: skip
+    if args.onnx:  # the server without torch
+        command = [sys.executable, "-m", "mnist_lit.serve", args.onnx, "--port", str(port), *extra]
+    else:
+        command = [sys.executable, "-m", "mnist_lit", "serve", "--config", args.config, "--ckpt_path", args.ckpt_path,
+                   "--host", "127.0.0.1", "--port", str(port), *extra]  # fmt: skip
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -135,8 +140,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--config", help="serve this config's checkpoint (python -m mnist_lit serve)")
     parser.add_argument("--ckpt_path", default="last")
+    parser.add_argument("--onnx", help="or serve this exported model without torch (python -m mnist_lit.serve)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients, each with its own connection")
     parser.add_argument("--requests", type=int, default=2000, help="requests in all (the budget)")
     parser.add_argument("--seconds", type=float, default=60.0, help="stop after this long even if requests remain")
@@ -144,6 +150,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--data-dir", default="data", help="where the MNIST test set is read from")
     parser.add_argument("--json", default=None, help="also write the figures here")
     args, extra = parser.parse_known_args(argv)
+    if (args.config is None) == (args.onnx is None):
+        parser.error("give either --config (and --ckpt_path) or --onnx")
     if args.clients < 1 or args.requests < 1 or args.seconds <= 0 or args.files_per_request < 1:
         parser.error("--clients, --requests, --seconds and --files-per-request must be positive")
     return args, extra
