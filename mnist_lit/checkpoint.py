@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from mnist_lit.data.registry import dataset_info
 from mnist_lit.errors import MnistLitError
 from mnist_lit.model import MLPClassifier
 
@@ -38,3 +39,21 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> MLP
     except Exception as err:
         raise _unreadable(path, err) from err
     return model.eval()
+
+
+def model_card(classifier: MLPClassifier, dataset: str, checkpoint: str | Path) -> dict:
+    """What a trained model is, as `serve` shows it at /model and `export` writes it into the ONNX file."""
+    from mnist_lit import __version__
+
+    info = dataset_info(dataset)
+    return {
+        "dataset": dataset,
+        "title": info.title,
+        "class_names": list(classifier.hparams.class_names or info.class_names),
+        "input_size": int(classifier.hparams.input_size),
+        "image_shape": list(info.image_shape),
+        "hidden_sizes": list(classifier.hparams.hidden_sizes),
+        "normalize": bool(classifier.hparams.normalize),
+        "checkpoint": str(checkpoint),
+        "version": __version__,
+    }

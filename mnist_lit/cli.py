@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
+from importlib import import_module
 from pathlib import Path
 
 import lightning as L
@@ -11,6 +13,7 @@ from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -20,12 +23,13 @@ from mnist_lit.data import MNISTDataModule, dataset_info
 from mnist_lit.errors import MnistLitError, print_error
 from mnist_lit.model import MLPClassifier
 from mnist_lit.quiet import quiet_lightning
-from mnist_lit.runs import WholeCheckpointIO
+from mnist_lit.runs import RunLogger, WholeCheckpointIO
+from mnist_lit.tracking import RunConfig, record_checkpoints
 from mnist_lit.trainer import Trainer
 
 DESCRIPTION = "Train, test and use the textbook's MNIST digit classifiers (PyTorch Lightning)."
 # the subcommands that use trained weights (--ckpt_path)
-CHECKPOINT_SUBCOMMANDS = ("validate", "test", "predict", "serve")
+CHECKPOINT_SUBCOMMANDS = ("validate", "test", "predict", "serve", "export")
 LAST = "last"
 # `--ckpt_path best`: the checkpoint a config with a validation split keeps by `val/acc` (configs/*_tuned.yaml)
 BEST = "best"
@@ -44,13 +48,45 @@ def program_name() -> str:
 
 
 def runs_root(trainer_config: Namespace) -> Path:
-    """Where a config's runs live: the TensorBoard logger's ``save_dir/name``, else Lightning's default."""
+    """Where a config's runs live: its folder logger's ``save_dir/name`` (TensorBoard, CSV), else the root dir.
+
+    With no logger that keeps a folder of its own (MLflow on a database, Weights & Biases, none at all),
+    checkpoints go under ``default_root_dir``, which :func:`name_runs` points at ``logs/CONFIG``.
+    """
+    for logger in _loggers(trainer_config):
+        init_args = logger.get("init_args") or Namespace()
+        if issubclass(_class_of(logger), (TensorBoardLogger, CSVLogger)) and init_args.get("save_dir"):
+            return Path(init_args.save_dir) / (init_args.get("name") or "lightning_logs")
+    return Path(trainer_config.get("default_root_dir") or ".")
+
+
+def name_runs(config: Namespace) -> None:
+    """Runs of ``configs/NAME.yaml`` live under ``logs/NAME``, whichever loggers an overlay chose.
+
+    A ``RunLogger`` without a name gets the first config file's name; with no folder-keeping logger, the
+    root dir (where Lightning puts checkpoints then) defaults to ``logs/NAME``.
+    """
+    files = config.get("config") or []
+    if not files:
+        return
+    name = Path(str(files[0])).stem
+    loggers = _loggers(config.trainer)
+    for logger in loggers:
+        if issubclass(_class_of(logger), RunLogger) and logger.init_args.get("name") is None:
+            logger.init_args.name = name
+    keeps_folder = any(issubclass(_class_of(logger), (TensorBoardLogger, CSVLogger)) for logger in loggers)
+    if not keeps_folder and config.trainer.get("default_root_dir") is None:
+        config.trainer.default_root_dir = str(Path(RunLogger.DEFAULT_SAVE_DIR) / name)
+
+
+def _loggers(trainer_config: Namespace) -> list[Namespace]:
     loggers = trainer_config.get("logger")
-    for logger in loggers if isinstance(loggers, list) else [loggers]:
-        init_args = logger.get("init_args") if isinstance(logger, Namespace) else None
-        if init_args and init_args.get("save_dir"):
-            return Path(init_args.save_dir) / (init_args.get("name") or "")
-    return Path(trainer_config.get("default_root_dir") or ".") / "lightning_logs"
+    return [entry for entry in (loggers if isinstance(loggers, list) else [loggers]) if isinstance(entry, Namespace)]
+
+
+def _class_of(entry: Namespace) -> type:
+    module, _, name = entry.class_path.rpartition(".")
+    return getattr(import_module(module), name)
 
 
 def find_checkpoint(root: Path, name: str = LAST) -> Path:
@@ -108,8 +144,8 @@ class MnistLitCLI(LightningCLI):
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
-        """Lightning's four, and `serve` (a method of :class:`mnist_lit.trainer.Trainer`)."""
-        return {**LightningCLI.subcommands(), "serve": {"model", "datamodule"}}
+        """Lightning's four, `serve` and `export` (methods of :class:`mnist_lit.trainer.Trainer`)."""
+        return {**LightningCLI.subcommands(), "serve": {"model", "datamodule"}, "export": {"model", "datamodule"}}
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # the dataset decides the network's input and output and the names in the reports
@@ -123,6 +159,7 @@ class MnistLitCLI(LightningCLI):
         if subcommand is None:
             return
         config = self.config[subcommand]
+        name_runs(config)
         ckpt_path = config.get("ckpt_path")
         if ckpt_path is None and subcommand in CHECKPOINT_SUBCOMMANDS:
             raise MnistLitError(
@@ -137,16 +174,31 @@ class MnistLitCLI(LightningCLI):
                 f"--ckpt_path {ckpt_path} does not exist. Pass the path of a .ckpt file written by `fit` "
                 f"(under the run's checkpoints/ folder), or --ckpt_path {LAST}."
             )
-        if config.ckpt_path is not None:
+        if str(config.ckpt_path).endswith(".onnx") and subcommand != "serve":
+            raise MnistLitError(
+                f"--ckpt_path {config.ckpt_path} is an exported ONNX model; `{subcommand}` needs a .ckpt checkpoint "
+                "written by `fit` (--ckpt_path last). An ONNX model is used by `serve` and by mnist_lit.classify."
+            )
+        if config.ckpt_path is not None and not str(config.ckpt_path).endswith(".onnx"):
             check_architecture(read_checkpoint(config.ckpt_path), config.ckpt_path, config)
-        if subcommand != "serve":  # serving writes nothing
+        if subcommand not in ("serve", "export"):  # these write no logs
             check_writable(runs_root(config.trainer))
+
+    def _parse_ckpt_path(self) -> None:
+        # Lightning reads the hyperparameters of --ckpt_path with torch.load; an exported model (`serve
+        # --ckpt_path model.onnx`) is no torch file and carries its own card
+        subcommand = self.config.get("subcommand")
+        if subcommand and str(self.config[subcommand].get("ckpt_path")).endswith(".onnx"):
+            return
+        super()._parse_ckpt_path()
+
+    def after_fit(self) -> None:
+        record_checkpoints(self.trainer)
 
     def instantiate_trainer(self, **kwargs: object) -> L.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
-        if (
-            trainer_config.get("enable_progress_bar") is False
-        ):  # Lightning refuses a progress bar it was told not to show
+        # Lightning refuses a progress bar among the callbacks when told to show none
+        if trainer_config.get("enable_progress_bar") is False:
             defaults = self.trainer_defaults["callbacks"]
             self.trainer_defaults["callbacks"] = [c for c in defaults if not isinstance(c, TQDMProgressBar)]
         plugins = trainer_config.get("plugins") or []
@@ -171,7 +223,7 @@ def trainer_defaults() -> dict:
     """
     return {
         "max_epochs": 20,
-        "logger": {"class_path": "mnist_lit.RunLogger", "init_args": {"save_dir": "logs", "default_hp_metric": False}},
+        "logger": {"class_path": "mnist_lit.RunLogger", "init_args": {"default_hp_metric": False}},
         "callbacks": [
             TQDMProgressBar(refresh_rate=100),
             EpochTimer(),
@@ -198,6 +250,7 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
             subclass_mode_model=True,  # the configs choose FastMLPClassifier; --model.lr works without init_args
             trainer_defaults=trainer_defaults(),
             seed_everything_default=42,
+            save_config_callback=RunConfig,
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"prog": program_name(), "description": DESCRIPTION},
             args=args,
@@ -229,10 +282,24 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
 
 
 def _user_error_in(err: BaseException) -> MnistLitError | None:
-    """The ``MnistLitError`` behind ``err`` (jsonargparse wraps what a constructor raised), if there is one."""
-    while err is not None and not isinstance(err, MnistLitError):
+    """The ``MnistLitError`` behind ``err`` (jsonargparse wraps what a constructor raised), if there is one.
+
+    A package a configured class needs and that is not installed (``mlflow`` for the MLflow logger) is one.
+    """
+    while err is not None:
+        if isinstance(err, MnistLitError):
+            return err
+        # Lightning's loggers check their package when built; jsonargparse reports it inside its own message
+        missing = re.search(r"Requirement '([^']+)' not met", str(err))
+        if isinstance(err, ModuleNotFoundError) or missing:
+            package = missing.group(1) if missing else err.name
+            return MnistLitError(
+                f"A class the config names needs {package}, which is not installed. The MLflow logger (configs/"
+                'loggers/mlflow.yaml) comes with the track extra: pip install -e ".[track]"; install any other '
+                "logger's package with pip."
+            )
         err = err.__cause__
-    return err
+    return None
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from torch import Tensor
+import numpy as np
 
 TOP_K = 3
 CSV_HEADER = ("file", "pred", "confidence", "top2", "top2_prob", "top3", "top3_prob", "error")
@@ -43,10 +43,15 @@ class Prediction:
 
 
 def predictions_from(
-    names: Sequence[str], positions: Tensor, probs: Tensor, errors: Mapping[int, str]
+    names: Sequence[str], positions: np.ndarray, probs: np.ndarray, errors: Mapping[int, str]
 ) -> list[Prediction]:
-    """One record per name, in order: ``probs[i]`` answers ``names[positions[i]]``, ``errors`` the rest."""
-    top_probs, top_classes = probs.float().topk(min(TOP_K, probs.shape[1]), dim=1)
+    """One record per name, in order: ``probs[i]`` answers ``names[positions[i]]``, ``errors`` the rest.
+
+    Of equal probabilities, the lower class comes first.
+    """
+    probs = np.asarray(probs, dtype=np.float32)
+    top_classes = np.argsort(-probs, axis=1, kind="stable")[:, :TOP_K]
+    top_probs = np.take_along_axis(probs, top_classes, axis=1)
     answered = {
         position: Prediction(names[position], tuple((c, round(p, 6)) for c, p in zip(classes, chances)))
         for position, classes, chances in zip(positions.tolist(), top_classes.tolist(), top_probs.tolist())

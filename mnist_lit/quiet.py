@@ -35,3 +35,6 @@ def quiet_lightning() -> None:
     # each run has a folder of its own (RunLogger), so a checkpoint restored for `test` or a resumed `fit` always
     # comes from another run's folder; that run's best-k bookkeeping is of no use to the new one
     warnings.filterwarnings("ignore", message="The dirpath has changed from")
+    # MLflow's SQLite store (configs/loggers/mlflow.yaml) uses an SQLAlchemy loader that SQLAlchemy deprecates:
+    # MLflow's to change, nothing a user of the overlay can do
+    warnings.filterwarnings("ignore", message="The ``noload`` loader strategy is deprecated", module=r"mlflow\.")

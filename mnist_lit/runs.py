@@ -23,7 +23,18 @@ class RunLogger(TensorBoardLogger):
     together all see the same folders and write into one. Creating a folder either succeeds for exactly
     one process or fails because it exists, so each run here takes the first number nobody has taken.
     Only rank zero claims: under DDP Lightning hands its folder to the other processes.
+
+    Args:
+        save_dir: Where every config's runs live (``logs``).
+        name: The config's folder under it; left out, the CLI names it after the config file
+            (``configs/two_hidden.yaml``: ``logs/two_hidden``).
+        kwargs: TensorBoardLogger's other arguments.
     """
+
+    DEFAULT_SAVE_DIR = "logs"
+
+    def __init__(self, save_dir: str = DEFAULT_SAVE_DIR, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(save_dir, name=name or "lightning_logs", **kwargs)
 
     def _get_next_version(self) -> int:
         version = super()._get_next_version()
@@ -67,3 +78,19 @@ def full_disk_message(path: Path, err: OSError) -> str:
         f"{kept_text}. Free some space (or choose another --trainer.logger.init_args.save_dir), then resume with "
         "the same command plus --ckpt_path last (or --ckpt_path PATH of one of them)."
     )
+
+
+def threads_per_job(jobs: int, threads: int | None = None) -> int:
+    """Threads for each of ``jobs`` processes: ``threads`` if given (0: torch's default), else a share of the cores.
+
+    torch's default pools, a thread per core in every process, make processes side by side fight over
+    the cores and each run several times slower (docs/benchmarks.md#several-runs-on-one-machine).
+    """
+    if threads is not None:
+        return threads
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment of a child process that should use ``threads`` threads (0: torch's default)."""
+    return os.environ | ({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {})

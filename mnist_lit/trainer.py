@@ -1,4 +1,4 @@
-"""The Trainer the CLI builds: Lightning's, with `predict`'s ``--output`` and the `serve` subcommand.
+"""The Trainer the CLI builds: Lightning's, with `predict`'s ``--output`` and the `serve` and `export` subcommands.
 
 LightningCLI makes a subcommand of each Trainer method it is told about (``MnistLitCLI.subcommands``) and
 a command-line option of each of the method's parameters, so a subcommand's options live here, typed and
@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+import torch
 
 from mnist_lit.callbacks import PredictionWriter
-from mnist_lit.checkpoint import load_classifier
+from mnist_lit.checkpoint import load_classifier, model_card
+from mnist_lit.onnx_model import OnnxClassifier
+from mnist_lit.serve.settings import DEFAULT_HOST, DEFAULT_PORT, Limits
 
 
 class Trainer(L.Trainer):
@@ -33,23 +36,54 @@ class Trainer(L.Trainer):
         model: L.LightningModule,
         datamodule: L.LightningDataModule,
         ckpt_path: str | None = None,
-        host: str = "127.0.0.1",
-        port: int = 8000,
-        max_file_mb: float = 10.0,
-        max_files: int = 100,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        max_file_mb: float = Limits.max_file_mb,
+        max_files: int = Limits.max_files,
     ) -> None:
         """Serve the trained model over HTTP: a page to draw digits on at /, a JSON API at /predict.
 
         Args:
-            ckpt_path: The checkpoint to serve: a path, ``last`` or ``best`` (as `test` takes them).
+            ckpt_path: The model to serve: a checkpoint (a path, ``last`` or ``best``, as `test` takes them),
+                or an ``.onnx`` file written by `export`.
             host: The address to listen on; 127.0.0.1 (the default) answers this machine only, 0.0.0.0 every
                 machine that can reach this one.
             port: The TCP port.
             max_file_mb: The largest picture a request may send, in MB (larger: HTTP 413).
             max_files: The most pictures one request may send (more: HTTP 413).
         """
-        from mnist_lit.serve import Limits, serve_model  # FastAPI and uvicorn: the [serve] extra
+        from mnist_lit.serve import serve_model  # FastAPI and uvicorn: the [serve] extra
+
+        if str(ckpt_path).endswith(".onnx"):
+            served = OnnxClassifier(ckpt_path)
+            card = served.card
+        else:
+            served = load_classifier(ckpt_path)
+            card = model_card(served, datamodule.hparams.dataset, ckpt_path)
+        serve_model(served, card, host=host, port=port, limits=Limits(max_file_mb, max_files))
+
+    def export(
+        self,
+        model: L.LightningModule,
+        datamodule: L.LightningDataModule,
+        ckpt_path: str | None = None,
+        output: str = "model.onnx",
+    ) -> None:
+        """Export the trained model to ONNX, written only if it gives the checkpoint's answers on the test set.
+
+        Args:
+            ckpt_path: The checkpoint to export: a path, ``last`` or ``best`` (as `test` takes them).
+            output: The ``.onnx`` file to write (replaced whole, never left half-written).
+        """
+        from mnist_lit.export import export_onnx  # onnx, onnxscript, onnxruntime: the [onnx] extra
 
         classifier = load_classifier(ckpt_path)
-        limits = Limits(max_file_bytes=round(max_file_mb * 1e6), max_files=max_files)
-        serve_model(classifier, datamodule.hparams.dataset, ckpt_path, host=host, port=port, limits=limits)
+        datamodule.prepare_data()
+        datamodule.setup("test")
+        images = torch.cat([images for images, _ in datamodule.test_dataloader()])
+        card = model_card(classifier, datamodule.hparams.dataset, ckpt_path)
+        parity = export_onnx(classifier, card, output, images)
+        print(
+            f"Wrote {output}: on all {parity.images:,} test images its predicted classes equal the checkpoint's "
+            f"and its probabilities are within {parity.max_probability_difference:.1e} of them."
+        )

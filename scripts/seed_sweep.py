@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 import torch
 
 from mnist_lit import EpochTimer, cli_main
+from mnist_lit.runs import thread_env, threads_per_job
 
 
 def run_seed(config: str, seed: int, log_dir: str, extra: list[str], checkpoint: str, test: bool) -> dict:
@@ -61,16 +61,9 @@ def mean_and_range(runs: list[dict], key: str) -> dict[str, float]:
     return {f"{key}_mean": statistics.mean(values), f"{key}_min": min(values), f"{key}_max": max(values)}
 
 
-def threads_per_job(jobs: int, threads: int | None) -> int:
-    """Threads for each of ``jobs`` processes: ``threads`` if given (0: torch's default), else a share of the cores."""
-    if threads is not None:
-        return threads
-    return max(1, (os.cpu_count() or 1) // jobs)
-
-
 def run_seeds_in_processes(args: argparse.Namespace, threads: int, extra: list[str]) -> list[dict]:
     """Each seed in a child process (this script, ``--jobs 1``), ``args.jobs`` at a time; their runs in seed order."""
-    env = os.environ | ({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {})
+    env = thread_env(threads)
     shared = ["--config", args.config, "--log-dir", args.log_dir, "--checkpoint", args.checkpoint]
     shared += ["--validation-only"] if args.validation_only else []
 

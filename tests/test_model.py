@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import lightning as L
@@ -69,3 +70,13 @@ def test_normalize_standardises_inside_the_model() -> None:
     normalizing.net.load_state_dict(plain.net.state_dict())
     images = torch.rand(3, 784)
     assert torch.allclose(normalizing(images), plain((images - 0.1307) / 0.3081))
+
+
+@pytest.mark.parametrize("package", ["mnist_lit", "mnist_lit.data"])
+def test_every_public_name_resolves_on_first_use(package: str) -> None:
+    module = importlib.import_module(package)
+    assert set(module.__all__) == set(module._WHERE)  # one list of the public names, one of where they live
+    for name in module.__all__:
+        assert getattr(module, name) is getattr(importlib.import_module(module._WHERE[name]), name)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        module.nothing  # noqa: B018

@@ -78,7 +78,7 @@ def test_nothing_readable_is_exit_2_and_writes_nothing(
 
 def test_output_belongs_to_predict_only(fake_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     err = fails(cli_args("fit", fake_data_dir, tmp_path / "logs", "--output", str(tmp_path / "x.csv")), capsys)
-    assert "Unrecognized arguments: --output" in err  # an option of `predict` (mnist_lit.trainer.Trainer.predict)
+    assert "unrecognized arguments: --output" in err  # an option of `predict` (mnist_lit.trainer.Trainer.predict)
     assert not (tmp_path / "logs").exists()
 
 
@@ -106,3 +106,9 @@ def test_classify_in_one_call_agrees_with_the_cli(trained: tuple[Path, Path, Pat
     from_pictures = classify(model, [Image.open(tmp_path / "seven.png")])
     assert from_files[0].top == from_pictures[0].top
     assert from_files[1].pred is None and "cannot read it as an image" in from_files[1].error
+
+
+def test_classify_answers_inputs_that_are_all_unreadable(trained: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    (tmp_path / "notes.png").write_text("not a picture")
+    answers = classify(trained[2], [tmp_path / "notes.png"])
+    assert len(answers) == 1 and answers[0].pred is None and "cannot read it as an image" in answers[0].error

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from mnist_lit import cli_main, load_classifier
+from mnist_lit.checkpoint import model_card
 from mnist_lit.serve import Limits, create_app
 from tests.helpers import CONFIGS, REPO, cli_args, drawn_seven, fails, import_script
 
@@ -43,7 +44,8 @@ def pictures() -> dict[str, bytes]:
 
 
 def client_for(checkpoint: Path, limits: Limits | None = None) -> TestClient:
-    return TestClient(create_app(load_classifier(checkpoint), "mnist", str(checkpoint), limits))
+    classifier = load_classifier(checkpoint)
+    return TestClient(create_app(classifier, model_card(classifier, "mnist", checkpoint), limits))
 
 
 def upload(pictures: dict[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]:
@@ -109,7 +111,7 @@ def test_health_model_page_and_openapi(trained: tuple[Path, Path, Path]) -> None
 def test_limits_and_malformed_requests_get_a_clear_4xx_and_the_server_carries_on(
     trained: tuple[Path, Path, Path],
 ) -> None:
-    client = client_for(trained[2], Limits(max_file_bytes=20_000, max_files=3))
+    client = client_for(trained[2], Limits(max_file_mb=0.02, max_files=3))
     seven = png(drawn_seven())
     big = png(Image.effect_noise((200, 200), 64).convert("L"))  # noise does not compress: about 40 kB
     assert len(big) > 20_000

@@ -7,10 +7,11 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.loggers import TensorBoardLogger
 from matplotlib.figure import Figure
 from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
+
+from mnist_lit.tracking import publish
 
 
 class ConfusionMatrix(L.Callback):
@@ -64,6 +65,9 @@ class ConfusionMatrix(L.Callback):
             warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword")
             self.metric.plot(matrix, ax=fig.add_subplot(), labels=names)
         fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_figure("test/confusion_matrix", fig, global_step=trainer.global_step)
+        publish(
+            trainer,
+            "test/confusion_matrix",
+            fig,
+            [out_dir / "confusion_matrix.csv", out_dir / "per_class.csv", out_dir / "confusion_matrix.png"],
+        )

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
 from mnist_lit.distributed import gather_objects
 from mnist_lit.plots import plot_digits
+from mnist_lit.tracking import publish
 
 CSV_HEADER = ("index", "true", "pred", "confidence")
 DEFAULT_IMAGE_SHAPE = (28, 28)
@@ -82,9 +82,7 @@ class MisclassifiedDigits(L.Callback):
         images = torch.stack(self._images) if self._images else torch.empty(0, *self._shape)
         fig = plot_digits(images, titles, self.columns)
         fig.savefig(out_dir / "misclassified.png", dpi=100)
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_figure("test/misclassified", fig, global_step=trainer.global_step)
+        publish(trainer, "test/misclassified", fig, [out_dir / "misclassified.csv", out_dir / "misclassified.png"])
         rank_zero_info(f"{len(self._rows)} of {self._seen} test images misclassified: see {out_dir}")
 
     def _gather_from_every_process(self) -> None:

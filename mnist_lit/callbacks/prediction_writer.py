@@ -50,7 +50,8 @@ class PredictionWriter(BasePredictionWriter):
         probs = torch.cat([batch["probs"] for batch in predictions]).cpu()
         inputs = getattr(trainer.datamodule, "predict_inputs", None)
         names = inputs.names if inputs is not None else [str(i) for i in range(int(positions.max()) + 1)]
-        self.predictions = predictions_from(names, positions, probs, inputs.errors if inputs is not None else {})
+        errors = inputs.errors if inputs is not None else {}
+        self.predictions = predictions_from(names, positions.numpy(), probs.float().numpy(), errors)
         self.path = path
         if trainer.is_global_zero:
             write_csv(self.predictions, path, pl_module.class_names)

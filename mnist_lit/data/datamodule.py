@@ -7,8 +7,10 @@ from functools import partial
 from typing import Literal
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
 from mnist_lit.data.augment import random_shift
@@ -122,7 +124,7 @@ class MNISTDataModule(L.LightningDataModule):
         if self.hparams.predict_path is None:
             images = load_split(self.hparams.data_dir, train=False, dataset=self.hparams.dataset)[0]
             names = [f"test[{i}]" for i in range(len(images))]
-            return DigitInputs(names, images.float().div_(255), torch.arange(len(images)))
+            return DigitInputs(names, images.numpy().astype(np.float32) / np.float32(255), np.arange(len(images)))
         if self.image_shape != (MNIST_SIDE, MNIST_SIDE):
             raise MnistLitError(
                 f"--data.predict_path reads pictures and arrays as 28×28 grayscale images, but {self.info.title} "
@@ -130,6 +132,9 @@ class MNISTDataModule(L.LightningDataModule):
                 f"classify the {self.info.title} test set, or predict with a model of a 28×28 dataset."
             )
         inputs = read_digits(self.hparams.predict_path)
+        if inputs.skipped:
+            shown = ", ".join(inputs.skipped[:5]) + (", ..." if len(inputs.skipped) > 5 else "")
+            rank_zero_info(f"Skipped {len(inputs.skipped)} file(s) that are not images by their suffix: {shown}")
         if not len(inputs.images):
             reasons = "; ".join(f"{inputs.names[i]}: {error}" for i, error in list(inputs.errors.items())[:3])
             raise MnistLitError(
@@ -203,5 +208,6 @@ class MNISTDataModule(L.LightningDataModule):
 
         Not sharded: under DDP every process classifies every input (it is cheap) and rank zero writes.
         """
-        images, positions = self._on_device(self.predict_inputs.images, self.predict_inputs.positions)
+        inputs = self.predict_inputs
+        images, positions = self._on_device(torch.from_numpy(inputs.images), torch.from_numpy(inputs.positions))
         return TensorBatchLoader(images.flatten(1), positions, self.hparams.eval_batch_size)

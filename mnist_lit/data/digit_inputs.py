@@ -7,6 +7,7 @@ An image that cannot be read keeps its error in place of a prediction and the ot
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import math
@@ -17,12 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from lightning.pytorch.utilities import rank_zero_info
 from PIL import Image, UnidentifiedImageError
-from torch import Tensor
 
-from mnist_lit.data.preprocess import MNIST_SIDE, mnist_style
+from mnist_lit.data.preprocess import MNIST_SIDE, mnist_style_array
 from mnist_lit.errors import MnistLitError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -35,14 +33,17 @@ IMAGE_READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.Decompre
 class DigitInputs:
     """Named digits to classify, in input order.
 
-    ``images`` holds the readable ones (``[R, 28, 28]``, floats in [0, 1]); ``positions`` says which
-    name each belongs to, and ``errors`` why the others could not be read.
+    ``images`` holds the readable ones (a ``float32`` array ``[R, 28, 28]`` in [0, 1]); ``positions``
+    says which name each belongs to, ``errors`` why the others could not be read, and ``skipped`` the
+    files of a folder that were left out as not images by their suffix. NumPy only: reading the user's
+    digits needs no torch (a deployment on ONNX Runtime runs this code too).
     """
 
     names: list[str]
-    images: Tensor
-    positions: Tensor
+    images: np.ndarray
+    positions: np.ndarray
     errors: dict[int, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
     @classmethod
     def concat(cls, parts: Sequence[DigitInputs]) -> DigitInputs:
@@ -52,12 +53,16 @@ class DigitInputs:
             positions.append(part.positions + len(names))
             errors.update({len(names) + position: error for position, error in part.errors.items()})
             names += part.names
-        return cls(names, torch.cat([part.images for part in parts]), torch.cat(positions), errors)
+        images = np.concatenate([part.images for part in parts])
+        return cls(names, images, np.concatenate(positions), errors, [n for part in parts for n in part.skipped])
 
 
-def from_array(array: np.ndarray | Tensor, name: str = "array") -> DigitInputs:
-    """MNIST-format digits: ``[28, 28]``, ``[N, 28, 28]`` or ``[N, 784]``, pixels 0-255 or floats in [0, 1]."""
-    pixels = array if isinstance(array, Tensor) else torch.from_numpy(np.array(array))
+def from_array(array: np.ndarray | Any, name: str = "array") -> DigitInputs:
+    """MNIST-format digits: ``[28, 28]``, ``[N, 28, 28]`` or ``[N, 784]``, pixels 0-255 or floats in [0, 1].
+
+    A NumPy array, or anything NumPy reads as one (a torch tensor, nested lists).
+    """
+    pixels = np.asarray(array.detach().cpu() if hasattr(array, "detach") else array)
     if pixels.ndim == 2 and pixels.shape == (MNIST_SIDE, MNIST_SIDE):
         pixels = pixels[None]
     if pixels.ndim == 2 and pixels.shape[1] == MNIST_SIDE * MNIST_SIDE:
@@ -75,9 +80,10 @@ def from_array(array: np.ndarray | Tensor, name: str = "array") -> DigitInputs:
             "[0, 1]. Rescale the array into one of those ranges."
         )
     # floats at most 1 are taken as already scaled, as the model's own inputs are
-    pixels = pixels.float() / (1 if pixels.is_floating_point() and high <= 1 else 255)
+    scale = 1 if np.issubdtype(pixels.dtype, np.floating) and high <= 1 else 255
+    pixels = pixels.astype(np.float32) / np.float32(scale)
     names = [f"{name}[{i}]" for i in range(len(pixels))]
-    return DigitInputs(names, pixels, torch.arange(len(pixels)))
+    return DigitInputs(names, pixels, np.arange(len(pixels)))
 
 
 def from_pictures(pictures: Sequence[Image.Image], names: Sequence[str] | None = None) -> DigitInputs:
@@ -101,14 +107,14 @@ def _mnist_style_each(items: Sequence, names: list[str], load: Callable[[Any], I
     images, positions, errors = [], [], {}
     for position, item in enumerate(items):
         try:
-            images.append(mnist_style(load(item)))
+            images.append(mnist_style_array(load(item)))
             positions.append(position)
         except MnistLitError as err:
             errors[position] = str(err)
         except (OSError, ValueError) as err:  # a picture Pillow opens but cannot convert (an odd image mode)
             errors[position] = f"cannot convert it to grayscale ({_reason(err)})"
-    stacked = torch.stack(images) if images else torch.empty(0, MNIST_SIDE, MNIST_SIDE)
-    return DigitInputs(names, stacked, torch.tensor(positions, dtype=torch.int64), errors)
+    stacked = np.stack(images) if images else np.empty((0, MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
+    return DigitInputs(names, stacked, np.array(positions, dtype=np.int64), errors)
 
 
 def open_image(source: Path | bytes) -> Image.Image:
@@ -129,8 +135,8 @@ def _reason(err: Exception) -> str:
     return (str(err).strip() or type(err).__name__)[:200]
 
 
-def image_files_in(folder: Path) -> list[Path]:
-    """The folder's image files (by suffix, subfolders included), in name order; says what it skips."""
+def image_files_in(folder: Path) -> tuple[list[Path], list[str]]:
+    """The folder's image files (by suffix, subfolders included), in name order, and the other files."""
     files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
     images = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
     others = [str(path.relative_to(folder)) for path in files if path.suffix.lower() not in IMAGE_SUFFIXES]
@@ -139,10 +145,7 @@ def image_files_in(folder: Path) -> list[Path]:
             f"{folder} holds no image files (looked for {', '.join(IMAGE_SUFFIXES)}, subfolders included). "
             "Point --data.predict_path at a folder of pictures of digits, one digit per picture, or at one file."
         )
-    if others:
-        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-        rank_zero_info(f"Skipped {len(others)} file(s) in {folder} that are not images by their suffix: {shown}")
-    return images
+    return images, [str(folder / other) for other in others]
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -187,7 +190,8 @@ def read_path(path: Path) -> DigitInputs:
             f"{path} does not exist. Pass an image file, a folder of images, an .npy array or an IDX file."
         )
     if path.is_dir():
-        return from_image_files(image_files_in(path))
+        images, others = image_files_in(path)
+        return dataclasses.replace(from_image_files(images), skipped=others)
     if path.suffix.lower() == ".npy":
         return from_array(read_npy(path), str(path))
     if path.suffix.lower() not in IMAGE_SUFFIXES and is_idx(path):

@@ -1,17 +1,18 @@
-"""`serve`: the trained model behind a page to draw digits on and a JSON API (the ``[serve]`` extra)."""
+"""`serve`: the trained model behind a page to draw digits on and a JSON API (the ``[serve]`` extra).
 
-from mnist_lit.errors import MnistLitError
+``python -m mnist_lit serve --config C --ckpt_path last`` serves a checkpoint; ``python -m mnist_lit.serve
+model.onnx`` serves an exported model without torch.
+"""
 
-try:
-    import fastapi  # noqa: F401
-    import python_multipart  # noqa: F401  (FastAPI's parser of file uploads)
-    import uvicorn  # noqa: F401
-except ImportError as err:
-    raise MnistLitError(
-        f"`serve` needs FastAPI, python-multipart and uvicorn, and {err.name} is not installed. Install the serve "
-        'extra: pip install -e ".[serve]" (in a clone) or pip install "mnist_lit[serve]".'
-    ) from err
+from typing import TYPE_CHECKING
 
-from mnist_lit.serve.app import Limits, create_app, serve_model
+from mnist_lit.lazy import lazy_attributes
+from mnist_lit.serve.settings import DEFAULT_HOST, DEFAULT_PORT, Limits
 
-__all__ = ["Limits", "create_app", "serve_model"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Limits", "create_app", "serve_model"]
+__getattr__, __dir__ = lazy_attributes(
+    __name__, {"create_app": "mnist_lit.serve.app", "serve_model": "mnist_lit.serve.app"}
+)
+
+if TYPE_CHECKING:
+    from mnist_lit.serve.app import create_app, serve_model

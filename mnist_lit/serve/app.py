@@ -6,41 +6,37 @@ they carry only label the answers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import uvicorn
-from fastapi import FastAPI, File, HTTPException, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+import numpy as np
 
-from mnist_lit import __version__
-from mnist_lit.data import dataset_info
 from mnist_lit.data.digit_inputs import DigitInputs, from_image_bytes
 from mnist_lit.data.preprocess import MNIST_SIDE
 from mnist_lit.errors import MnistLitError
-from mnist_lit.model import MLPClassifier
+from mnist_lit.onnx_model import OnnxClassifier
 from mnist_lit.predictions import Prediction
 from mnist_lit.recognize import classify
+from mnist_lit.serve.settings import LOOPBACK, Limits
+
+try:
+    import python_multipart  # noqa: F401  (FastAPI's parser of file uploads)
+    import uvicorn
+    from fastapi import FastAPI, File, HTTPException, UploadFile
+    from fastapi.responses import FileResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
+    from starlette.types import ASGIApp, Receive, Scope, Send
+except ImportError as err:
+    raise MnistLitError(
+        f"`serve` needs FastAPI, python-multipart and uvicorn, and {err.name} is not installed. Install the serve "
+        'extra: pip install -e ".[serve]" (in a clone) or pip install "mnist_lit[serve]".'
+    ) from err
+
+if TYPE_CHECKING:
+    from mnist_lit.model import MLPClassifier
 
 PAGE = files("mnist_lit.serve") / "page"
 TOO_LARGE = 413
-# a multipart part's own headers (boundary, name, file name, type) come on top of its file
-PART_OVERHEAD_BYTES = 4096
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request may send: pictures of at most ``max_file_bytes`` each, at most ``max_files`` of them."""
-
-    max_file_bytes: int = 10_000_000
-    max_files: int = 100
-
-    @property
-    def max_request_bytes(self) -> int:
-        return self.max_files * (self.max_file_bytes + PART_OVERHEAD_BYTES)
 
 
 class BodyLimit:
@@ -77,31 +73,26 @@ class BodyLimit:
         )
 
 
-def create_app(classifier: MLPClassifier, dataset: str, checkpoint: str, limits: Limits | None = None) -> FastAPI:
-    """The server's application: ``/`` (the page), ``POST /predict``, ``GET /health``, ``GET /model``, ``/docs``."""
+def create_app(model: MLPClassifier | OnnxClassifier, card: dict, limits: Limits | None = None) -> FastAPI:
+    """The server's application: ``/`` (the page), ``POST /predict``, ``GET /health``, ``GET /model``, ``/docs``.
+
+    Args:
+        model: A trained module, or an exported model (which serves without torch).
+        card: What ``/model`` shows: ``mnist_lit.checkpoint.model_card`` of a checkpoint, or an ONNX model's.
+        limits: What one request may send.
+    """
     limits = limits or Limits()
-    info = dataset_info(dataset)
-    if info.image_shape != (MNIST_SIDE, MNIST_SIDE):
+    if list(card["image_shape"]) != [MNIST_SIDE, MNIST_SIDE]:
         raise MnistLitError(
-            f"`serve` reads pictures as 28×28 grayscale digits, but {info.title} models take "
-            f"{'×'.join(map(str, info.image_shape))} inputs. Serve a model of a 28×28 dataset (MNIST, "
+            f"`serve` reads pictures as 28×28 grayscale digits, but {card['title']} models take "
+            f"{'×'.join(map(str, card['image_shape']))} inputs. Serve a model of a 28×28 dataset (MNIST, "
             "Fashion-MNIST, KMNIST)."
         )
-    class_names = list(classifier.hparams.class_names or info.class_names)
-    model_card = {
-        "dataset": dataset,
-        "title": info.title,
-        "class_names": class_names,
-        "checkpoint": str(checkpoint),
-        "input_size": classifier.hparams.input_size,
-        "image_size": [MNIST_SIDE, MNIST_SIDE],
-        "hidden_sizes": list(classifier.hparams.hidden_sizes),
-        "version": __version__,
-    }
+    class_names = list(card["class_names"])
     app = FastAPI(
         title="mnist_lit",
-        version=__version__,
-        description=f"Classify pictures of digits with the {info.title} model of `{checkpoint}`.",
+        version=card["version"],
+        description=f"Classify pictures of digits with the {card['title']} model of `{card['checkpoint']}`.",
     )
     app.add_middleware(BodyLimit, limit=limits.max_request_bytes)
     app.mount("/static", StaticFiles(directory=str(PAGE)), name="static")
@@ -116,9 +107,9 @@ def create_app(classifier: MLPClassifier, dataset: str, checkpoint: str, limits:
         return {"status": "ok"}
 
     @app.get("/model")
-    def model() -> dict[str, Any]:
+    def model_info() -> dict[str, Any]:
         """The model served: its dataset, class names, checkpoint and input size."""
-        return model_card
+        return card
 
     @app.post("/predict")
     def predict(
@@ -148,7 +139,7 @@ def create_app(classifier: MLPClassifier, dataset: str, checkpoint: str, limits:
                 )
         names = [upload.filename or f"files[{i}]" for i, upload in enumerate(files)]
         digits = from_image_bytes(contents, names)
-        answers = classify(classifier, digits)
+        answers = classify(model, digits)
         seen = _pictures_by_position(digits) if pixels else {}
         return {"predictions": [_as_json(a, class_names, seen.get(i), pixels) for i, a in enumerate(answers)]}
 
@@ -156,7 +147,7 @@ def create_app(classifier: MLPClassifier, dataset: str, checkpoint: str, limits:
 
 
 def _pictures_by_position(digits: DigitInputs) -> dict[int, list[list[float]]]:
-    rounded = digits.images.mul(1000).round().div(1000)
+    rounded = digits.images.astype(np.float64).round(3)  # short JSON: 0.123, not 0.12300000339
     return dict(zip(digits.positions.tolist(), rounded.tolist()))
 
 
@@ -173,10 +164,10 @@ def _as_json(answer: Prediction, class_names: list[str], seen: list | None, pixe
     return answer_json | ({"pixels": seen} if pixels else {})
 
 
-def serve_model(classifier: MLPClassifier, dataset: str, checkpoint: str, host: str, port: int, limits: Limits) -> None:
-    """Serve until Ctrl-C; the model is loaded once, here, for every request."""
-    app = create_app(classifier, dataset, checkpoint, limits)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+def serve_model(model: MLPClassifier | OnnxClassifier, card: dict, host: str, port: int, limits: Limits) -> None:
+    """Serve until Ctrl-C; the model is loaded once, before, for every request."""
+    app = create_app(model, card, limits)
+    if host not in LOOPBACK:
         print(f"Listening on {host}: every machine that can reach this one can use the model and its page.")
-    print(f"Serving {checkpoint} at http://{host}:{port}/ (API: POST /predict, docs: /docs). Ctrl-C stops it.")
+    print(f"Serving {card['checkpoint']} at http://{host}:{port}/ (API: POST /predict, docs: /docs). Ctrl-C stops it.")
     uvicorn.run(app, host=host, port=port, access_log=False)
