@@ -8,9 +8,12 @@ import importlib
 import io
 import json
 import pickle
+import socket
 import struct
+import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -131,3 +134,25 @@ def fails(args: list[str], capsys: pytest.CaptureFixture) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err
     return err
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_serving(server: subprocess.Popen, url: str, seconds: float = 120) -> None:
+    """Wait until the server at ``url`` answers /health; fail with its output if it exits first."""
+    import httpx2
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx2.TransportError:
+            assert server.poll() is None, f"the server exited with {server.returncode}"
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer /health within {seconds} s")

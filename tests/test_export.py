@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import httpx2
@@ -19,8 +18,18 @@ import torch
 from mnist_lit import OnnxClassifier, classify, cli_main, load_classifier
 from mnist_lit.data import load_split, to_model_input
 from mnist_lit.export import PROBABILITY_TOLERANCE, Parity
-from tests.helpers import REAL_MNIST, REPO, cli_args, drawn_seven, fails, idx_bytes, import_script
-from tests.test_serve import free_port, png, upload
+from tests.helpers import (
+    REAL_MNIST,
+    REPO,
+    cli_args,
+    drawn_seven,
+    fails,
+    free_port,
+    idx_bytes,
+    import_script,
+    wait_until_serving,
+)
+from tests.test_serve import png, upload
 
 # run before anything else in a child process: any import of torch or Lightning fails there
 WITHOUT_TORCH = textwrap.dedent("""
@@ -115,14 +124,7 @@ def test_serve_takes_the_onnx_model_without_torch(exported: tuple[Path, Path]) -
                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                assert server.poll() is None, server.stdout.read()
-                time.sleep(0.3)
+        wait_until_serving(server, url)
         card = httpx2.get(f"{url}/model", timeout=5).json()
         assert card["checkpoint"] == str(checkpoint) and card["class_names"] == [str(d) for d in range(10)]
         pictures = {"seven.png": png(drawn_seven()), "notes.png": b"not a picture"}

@@ -11,17 +11,15 @@ import math
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx2
 import pytest
 from PIL import Image
 
 from mnist_lit import cli_main
-from tests.helpers import CONFIGS, REAL_MNIST, REPO, drawn_seven
-from tests.test_serve import free_port, png
+from tests.helpers import CONFIGS, REAL_MNIST, REPO, drawn_seven, free_port, wait_until_serving
+from tests.test_serve import png
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.integration
@@ -50,20 +48,10 @@ def server(real_mnist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     command = [sys.executable, "-m", "mnist_lit", "serve", *common, "--ckpt_path", "last", "--port", str(port)]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while not _up(url) and time.monotonic() < deadline:
-        assert process.poll() is None, f"`serve` exited with {process.returncode}"
-        time.sleep(0.3)
+    wait_until_serving(process, url.rstrip("/"))
     yield url
     process.terminate()
     process.wait(timeout=30)
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx2.get(f"{url}health", timeout=1).status_code == 200
-    except httpx2.TransportError:
-        return False
 
 
 @pytest.fixture(scope="module")

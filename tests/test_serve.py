@@ -6,10 +6,8 @@ import csv
 import io
 import json
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx2
@@ -20,7 +18,7 @@ from PIL import Image
 from mnist_lit import cli_main, load_classifier
 from mnist_lit.checkpoint import model_card
 from mnist_lit.serve import Limits, create_app
-from tests.helpers import CONFIGS, REPO, cli_args, drawn_seven, fails, import_script
+from tests.helpers import CONFIGS, REPO, cli_args, drawn_seven, fails, free_port, import_script, wait_until_serving
 
 
 def png(picture: Image.Image) -> bytes:
@@ -142,12 +140,6 @@ def test_a_file_name_only_labels_the_answer(trained: tuple[Path, Path, Path], tm
     assert sorted(tmp_path.rglob("*")) == before  # nothing written, there or anywhere under the test's folder
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_real_server_answers_as_the_app_does_and_stops_on_sigterm(
     trained: tuple[Path, Path, Path], pictures: dict[str, bytes]
 ) -> None:
@@ -158,14 +150,7 @@ def test_a_real_server_answers_as_the_app_does_and_stops_on_sigterm(
     server = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                assert server.poll() is None, server.stdout.read()
-                time.sleep(0.3)
+        wait_until_serving(server, url)
         answers = httpx2.post(f"{url}/predict", files=upload(pictures), timeout=30).json()["predictions"]
         assert answers == client_for(checkpoint).post("/predict", files=upload(pictures)).json()["predictions"]
         assert httpx2.get(f"{url}/model", timeout=5).json()["checkpoint"] == str(checkpoint)  # `last` resolved
