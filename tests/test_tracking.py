@@ -90,3 +90,20 @@ def test_the_mlflow_overlay_without_mlflow_names_the_extra(
     err = fails(["fit", *common, "--config", MLFLOW, "--trainer.max_epochs", "1"], capsys)
     assert "needs mlflow>=999, which is not installed" in err and 'pip install -e ".[track]"' in err
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_mlflow_alone_saves_the_config_and_last_finds_the_checkpoint(
+    fake_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with MLflow on a database as the only logger, Lightning's SaveConfigCallback stops on a bare AssertionError
+    monkeypatch.chdir(tmp_path)
+    alone = ["--trainer.logger", "lightning.pytorch.loggers.MLFlowLogger", "--trainer.logger.tracking_uri",
+             "sqlite:///alone.db", "--trainer.logger.experiment_name", "alone"]  # fmt: skip
+    fit = run("fit", fake_data_dir, *alone, "--trainer.max_epochs", "1")
+    last = Path(fit.trainer.checkpoint_callback.last_model_path).resolve()
+    assert last.is_relative_to(tmp_path / "logs" / "one_hidden")  # under the config's folder
+    tested = run("test", fake_data_dir, *alone, "--ckpt_path", "last")
+    assert tested.trainer.callback_metrics["test/acc"] >= 0
+    client = MlflowClient("sqlite:///alone.db")
+    runs = client.search_runs([client.get_experiment_by_name("alone").experiment_id])
+    assert len(runs) == 2 and all("config.yaml" in artifacts(client, r.info.run_id) for r in runs)
