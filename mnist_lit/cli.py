@@ -22,6 +22,7 @@ from mnist_lit.checkpoint import read_checkpoint
 from mnist_lit.data import MNISTDataModule, dataset_info
 from mnist_lit.errors import MnistLitError, print_error
 from mnist_lit.model import MLPClassifier
+from mnist_lit.onnx_model import is_onnx
 from mnist_lit.quiet import quiet_lightning
 from mnist_lit.runs import RunLogger, WholeCheckpointIO
 from mnist_lit.tracking import RunConfig, record_checkpoints
@@ -174,12 +175,12 @@ class MnistLitCLI(LightningCLI):
                 f"--ckpt_path {ckpt_path} does not exist. Pass the path of a .ckpt file written by `fit` "
                 f"(under the run's checkpoints/ folder), or --ckpt_path {LAST}."
             )
-        if str(config.ckpt_path).endswith(".onnx") and subcommand != "serve":
+        if is_onnx(config.ckpt_path) and subcommand != "serve":
             raise MnistLitError(
                 f"--ckpt_path {config.ckpt_path} is an exported ONNX model; `{subcommand}` needs a .ckpt checkpoint "
                 "written by `fit` (--ckpt_path last). An ONNX model is used by `serve` and by mnist_lit.classify."
             )
-        if config.ckpt_path is not None and not str(config.ckpt_path).endswith(".onnx"):
+        if config.ckpt_path is not None and not is_onnx(config.ckpt_path):
             check_architecture(read_checkpoint(config.ckpt_path), config.ckpt_path, config)
         if subcommand not in ("serve", "export"):  # these write no logs
             check_writable(runs_root(config.trainer))
@@ -188,7 +189,7 @@ class MnistLitCLI(LightningCLI):
         # Lightning reads the hyperparameters of --ckpt_path with torch.load; an exported model (`serve
         # --ckpt_path model.onnx`) is no torch file and carries its own card
         subcommand = self.config.get("subcommand")
-        if subcommand and str(self.config[subcommand].get("ckpt_path")).endswith(".onnx"):
+        if subcommand and is_onnx(self.config[subcommand].get("ckpt_path")):
             return
         super()._parse_ckpt_path()
 

@@ -20,6 +20,11 @@ OUTPUT = "probs"
 JSON_KEYS = ("class_names", "image_shape", "hidden_sizes", "input_size", "normalize")
 
 
+def is_onnx(path: object) -> bool:
+    """Whether a model argument names an exported model (an ``.onnx`` file) rather than a checkpoint."""
+    return isinstance(path, (str, Path)) and str(path).lower().endswith(".onnx")
+
+
 def card_as_metadata(card: dict) -> dict[str, str]:
     """A model card as ONNX metadata: every value a string, JSON where it is not one."""
     return {key: json.dumps(value) if key in JSON_KEYS else str(value) for key, value in card.items()}

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_lit.data.digit_inputs import DigitInputs, from_array, from_pictures, read_digits
-from mnist_lit.onnx_model import OnnxClassifier
+from mnist_lit.onnx_model import OnnxClassifier, is_onnx
 from mnist_lit.predictions import Prediction, predictions_from
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def classify(
     An image that cannot be read gets a ``Prediction`` with ``error`` set, and the others are still
     classified; a path that does not exist, or an array of the wrong shape, raises ``MnistLitError``.
     """
-    if isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".onnx":
+    if is_onnx(model):
         model = OnnxClassifier(model)
     probabilities = model.probabilities if isinstance(model, OnnxClassifier) else _torch_probabilities(model)
     digits = as_digit_inputs(inputs)

@@ -14,7 +14,7 @@ import torch
 
 from mnist_lit.callbacks import PredictionWriter
 from mnist_lit.checkpoint import load_classifier, model_card
-from mnist_lit.onnx_model import OnnxClassifier
+from mnist_lit.onnx_model import OnnxClassifier, is_onnx
 from mnist_lit.serve.settings import DEFAULT_HOST, DEFAULT_PORT, Limits
 
 
@@ -54,7 +54,7 @@ class Trainer(L.Trainer):
         """
         from mnist_lit.serve import serve_model  # FastAPI and uvicorn: the [serve] extra
 
-        if str(ckpt_path).endswith(".onnx"):
+        if is_onnx(ckpt_path):
             served = OnnxClassifier(ckpt_path)
             card = served.card
         else:

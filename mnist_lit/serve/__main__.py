@@ -23,10 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max_files", type=int, default=Limits.max_files, help="more per request: HTTP 413")
     args = parser.parse_args(argv)
     try:
-        from mnist_lit.onnx_model import OnnxClassifier
+        from mnist_lit.onnx_model import OnnxClassifier, is_onnx
         from mnist_lit.serve.app import serve_model
 
-        if not args.model.endswith(".onnx"):
+        if not is_onnx(args.model):
             raise MnistLitError(
                 f"{args.model} is not an .onnx file. Serve an exported model here, or a checkpoint with "
                 "python -m mnist_lit serve --config CONFIG --ckpt_path PATH."
