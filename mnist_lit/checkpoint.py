@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from mnist_lit import __version__
 from mnist_lit.data.registry import dataset_info
 from mnist_lit.errors import MnistLitError
 from mnist_lit.model import MLPClassifier
@@ -43,8 +44,6 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> MLP
 
 def model_card(classifier: MLPClassifier, dataset: str, checkpoint: str | Path) -> dict:
     """What a trained model is, as `serve` shows it at /model and `export` writes it into the ONNX file."""
-    from mnist_lit import __version__
-
     info = dataset_info(dataset)
     return {
         "dataset": dataset,

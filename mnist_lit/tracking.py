@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from matplotlib.figure import Figure
@@ -29,20 +28,14 @@ def publish(trainer: L.Trainer, key: str, figure: Figure, files: Sequence[Path])
             for path in files:
                 logger.experiment.log_artifact(logger.run_id, str(path), artifact_path=path.parent.name)
         elif isinstance(logger, WandbLogger):
-            logger.log_image(key=key, images=[_pixels(figure)], step=trainer.global_step)
+            pictures = [str(path) for path in files if path.suffix == ".png"]  # wandb.Image reads the files
+            logger.log_image(key=key, images=pictures, step=trainer.global_step)
         elif isinstance(logger, CSVLogger):
             folder = Path(logger.log_dir) / files[0].parent.name
             if folder.resolve() != files[0].parent.resolve():  # not already the run's folder
                 folder.mkdir(parents=True, exist_ok=True)
                 for path in files:
                     shutil.copy2(path, folder / path.name)
-
-
-def _pixels(figure: Figure) -> np.ndarray:
-    """The figure drawn, as an RGB array."""
-    canvas = figure.canvas
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3]
 
 
 class RunConfig(SaveConfigCallback):
