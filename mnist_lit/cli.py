@@ -17,6 +17,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from mnist_lit.atomic import NO_ROOM, NOT_WRITABLE
 from mnist_lit.callbacks import ConfusionMatrix, EpochTimer, MisclassifiedDigits, PredictionWriter
 from mnist_lit.checkpoint import read_checkpoint
 from mnist_lit.data import MNISTDataModule, dataset_info
@@ -266,6 +267,10 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
         raise SystemExit(
             print_error(MnistLitError(f"{err} Check the --trainer flags (accelerator, devices)."))
         ) from None
+    except OSError as err:  # a file written by Lightning or a logger (config.yaml, events) that did not fit
+        if err.errno not in NO_ROOM and err.errno not in NOT_WRITABLE:
+            raise
+        raise SystemExit(print_error(MnistLitError(unwritten_run_file_message(err)))) from None
     except SIGTERMException:  # Lightning ends a terminated fit with a SystemExit whose status is 0
         print(
             f"error: stopped by SIGTERM. Resume from the last completed epoch with --ckpt_path {LAST}.", file=sys.stderr
@@ -280,6 +285,16 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
         )
         raise SystemExit(SOME_INPUTS_UNREAD_EXIT)
     return cli
+
+
+def unwritten_run_file_message(err: OSError) -> str:
+    """One paragraph for a run's file that a library failed to write: why, what is kept, how to go on."""
+    why = NO_ROOM.get(err.errno, "its folder cannot be written")
+    return (
+        f"Could not write {err.filename or 'a file of the run'} ({err.strerror}): {why}. Checkpoints already written "
+        "are whole (each is written under a temporary name, then renamed). Make room, or choose another folder with "
+        "--trainer.logger.init_args.save_dir DIR, then run the same command again (plus --ckpt_path last to resume)."
+    )
 
 
 def _user_error_in(err: BaseException) -> MnistLitError | None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mnist_lit.atomic import write_atomically
+from mnist_lit.atomic import write_file
 from mnist_lit.errors import MnistLitError
 from mnist_lit.model import MLPClassifier
 from mnist_lit.onnx_model import INPUT, OUTPUT, card_as_metadata
@@ -80,8 +80,7 @@ def export_onnx(classifier: MLPClassifier, card: dict, output: str | Path, check
             f"{parity.max_probability_difference:.2e} apart, against a tolerance of {PROBABILITY_TOLERANCE}), so "
             f"{output} was not written. Report it with the versions of torch, onnx and onnxruntime."
         )
-    with write_atomically(output) as stream:
-        stream.write(content)
+    write_file(output, content, advice="Choose another path with --output FILE.onnx, or free some space.")
     return parity
 
 

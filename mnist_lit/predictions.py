@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from mnist_lit.atomic import write_rows
 
 TOP_K = 3
 CSV_HEADER = ("file", "pred", "confidence", "top2", "top2_prob", "top3", "top3_prob", "error")
@@ -68,11 +69,7 @@ def _named(label: int, class_names: Sequence[str] | None) -> int | str:
 
 def write_csv(predictions: Sequence[Prediction], path: Path, class_names: Sequence[str] | None = None) -> None:
     """The answers as CSV, classes named by ``class_names`` (MNIST's are the digits themselves)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(CSV_HEADER)
-        writer.writerows(prediction.csv_row(class_names) for prediction in predictions)
+    write_rows(path, [CSV_HEADER, *(prediction.csv_row(class_names) for prediction in predictions)])
 
 
 def format_table(predictions: Sequence[Prediction], limit: int = 10, class_names: Sequence[str] | None = None) -> str:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
+
+from mnist_lit.atomic import NO_ROOM, NOT_WRITABLE
+
+_default_thread_hook = threading.excepthook
 
 
 def _not_a_tip(record: logging.LogRecord) -> bool:
@@ -16,8 +21,18 @@ def _not_cuda_home(record: logging.LogRecord) -> bool:
     return "No CUDA runtime is found" not in str(record.msg)
 
 
+def _thread_failure(args: threading.ExceptHookArgs) -> None:
+    # TensorBoard's writer thread dies with the traceback of a full disk; the main thread then fails to flush
+    # with the same error, which the CLI reports in one paragraph
+    failed = args.exc_value
+    if isinstance(failed, OSError) and (failed.errno in NO_ROOM or failed.errno in NOT_WRITABLE):
+        return
+    _default_thread_hook(args)
+
+
 def quiet_lightning() -> None:
     """Install the filters; each says why its message does not apply. Safe to call more than once."""
+    threading.excepthook = _thread_failure
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_not_a_tip)
     logging.getLogger("torch.utils.cpp_extension").addFilter(_not_cuda_home)
     # Lightning's own _pytree.py builds a LeafSpec, which torch 2.14 deprecates: Lightning's to change, not ours

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import errno
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from mnist_lit.atomic import write_atomically
-from mnist_lit.errors import MnistLitError
+from mnist_lit.atomic import write_file
 
 
 class RunLogger(TensorBoardLogger):
@@ -55,28 +54,25 @@ class WholeCheckpointIO(TorchCheckpointIO):
     Lightning's own save writes to the system's temporary folder and *copies* the file into place when
     that folder is on another filesystem (a tmpfs ``/tmp``), so a full disk or a kill during the copy
     leaves a truncated checkpoint. A rename within one folder is atomic: the file on disk is the old
-    one or the new one, whole. A full disk becomes a ``MnistLitError`` that says what was kept.
+    one or the new one, whole. The checkpoint is serialised in memory first: torch's zip writer turns an
+    ``OSError`` of its stream into a ``RuntimeError`` on its way out, while a plain write of the bytes
+    fails with the kernel's own error, which becomes one paragraph saying what was kept.
     """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
         path = Path(path)
-        try:
-            with write_atomically(path) as stream:
-                torch.save(checkpoint, stream)
-        except OSError as err:
-            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            raise MnistLitError(full_disk_message(path, err)) from err
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_file(path, buffer.getbuffer(), advice=resume_advice(path))
 
 
-def full_disk_message(path: Path, err: OSError) -> str:
-    """What a user needs after a checkpoint did not fit: what is on disk, whole, and how to go on."""
+def resume_advice(path: Path) -> str:
+    """What a user needs after a checkpoint could not be written: what is on disk, whole, and how to go on."""
     kept = sorted(p.name for p in path.parent.glob("*.ckpt"))
-    kept_text = f"the checkpoints already there are whole and unchanged: {', '.join(kept)}" if kept else "none was kept"
+    kept_text = f"The checkpoints already there are whole: {', '.join(kept)}" if kept else "No checkpoint was kept yet"
     return (
-        f"Could not write the checkpoint {path} ({err.strerror}): the disk is full. Nothing partial was left, and "
-        f"{kept_text}. Free some space (or choose another --trainer.logger.init_args.save_dir), then resume with "
-        "the same command plus --ckpt_path last (or --ckpt_path PATH of one of them)."
+        f"{kept_text}. Once there is room (or with another --trainer.logger.init_args.save_dir), resume with the "
+        "same command plus --ckpt_path last (or --ckpt_path PATH of one of them)."
     )
 
 

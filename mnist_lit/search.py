@@ -16,7 +16,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from mnist_lit.atomic import write_atomically
+from mnist_lit.atomic import write_file
 
 
 @dataclass(frozen=True)
@@ -68,5 +68,4 @@ class EpochAccuracy(Callback):
         if "val/acc" not in trainer.callback_metrics:  # validation runs before this hook, each epoch
             return
         self.values.append(float(trainer.callback_metrics["val/acc"]))
-        with write_atomically(self.out) as stream:
-            stream.write(json.dumps(self.values).encode())
+        write_file(self.out, json.dumps(self.values))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -20,10 +19,13 @@ import yaml
 from matplotlib.figure import Figure
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from mnist_lit.atomic import write_figure, write_file
 from mnist_lit.errors import MnistLitError, exits_on_user_error
 
 # per panel: its title, the per-epoch curves, and the test score drawn as a level line
 CURVES = (("loss", ("train/loss", "val/loss"), "test/loss"), ("accuracy", ("train/acc", "val/acc"), "test/acc"))
+# a report is written whole or not at all: the one before it, if any, is kept
+ADVICE = "Run the script again once there is room, or choose another folder with --out DIR."
 FIGURES = (("Confusion matrix", "confusion/confusion_matrix.png"), ("Misclassified", "misclassified/misclassified.png"))
 
 
@@ -90,9 +92,8 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
     scalars = read_scalars(run_dir)
     for test_run in tests:
         scalars.update({tag: values for tag, values in read_scalars(test_run).items() if tag.startswith("test/")})
-    out_dir.mkdir(parents=True, exist_ok=True)
     tested = Path(read_config(tests[-1])["ckpt_path"]).name if tests else ""
-    plot_curves(scalars, tested).savefig(out_dir / "curves.png", dpi=100)
+    write_figure(out_dir / "curves.png", plot_curves(scalars, tested), ADVICE)
 
     config = read_config(run_dir)
     model = config.get("model") or {}
@@ -118,14 +119,14 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
     lines += ["## Loss and accuracy per epoch", "", "![curves](curves.png)", ""]
     for title, relative in FIGURES:
         if source := newest_file(tests, relative):
-            shutil.copyfile(source, out_dir / source.name)
+            write_file(out_dir / source.name, source.read_bytes(), ADVICE)
             lines += [f"## {title}", "", f"![{title}]({source.name})", ""]
     if per_class := newest_file(tests, "confusion/per_class.csv"):
         rows = list(csv.reader(per_class.open()))
         lines += ["## Accuracy per class", "", *markdown_table(rows[0], rows[1:]), ""]
     lines += ["## Hyperparameters", "", *markdown_table(["name", "value"], [[k, v] for k, v in hyper.items()]), ""]
     report = out_dir / "report.md"
-    report.write_text("\n".join(lines))
+    write_file(report, "\n".join(lines), ADVICE)
     return report
 
 

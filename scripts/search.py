@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from mnist_lit.atomic import write_file
 from mnist_lit.errors import MnistLitError, exits_on_user_error
 from mnist_lit.runs import thread_env, threads_per_job
 from mnist_lit.search import OPTIONS
@@ -201,12 +202,11 @@ def main(argv: list[str] | None = None) -> int:
         study.optimize(objective, n_trials=args.trials - finished, n_jobs=args.jobs)
     best = study.best_trial
     print(table(study))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(best_config(args, best))
+    write_file(args.out, best_config(args, best))
     completed = [t for t in study.trials if t.state.name == "COMPLETE"]
     importance = optuna.importance.get_param_importances(study) if len(completed) > 1 else {}
     importance_path = args.out.with_suffix(".importance.json")
-    importance_path.write_text(json.dumps({k: round(v, 4) for k, v in importance.items()}, indent=2))
+    write_file(importance_path, json.dumps({k: round(v, 4) for k, v in importance.items()}, indent=2))
     print(f"best: trial {best.number}, val acc {best.value:.4f}; wrote {args.out} and {importance_path}")
     return 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import warnings
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from torchmetrics.classification import MulticlassConfusionMatrix
 
+from mnist_lit.atomic import write_figure, write_rows
 from mnist_lit.tracking import publish
 
 
@@ -47,16 +47,13 @@ class ConfusionMatrix(L.Callback):
             return
         out_dir.mkdir(parents=True, exist_ok=True)
         names = pl_module.class_names
-        with open(out_dir / "confusion_matrix.csv", "w", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["true \\ predicted", *names])
-            writer.writerows([name, *row] for name, row in zip(names, matrix.tolist()))
-        with open(out_dir / "per_class.csv", "w", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["class", "name", "count", "correct", "accuracy"])
-            for index, (name, row) in enumerate(zip(names, matrix)):
-                count, correct = int(row.sum()), int(row[index])
-                writer.writerow([index, name, count, correct, round(correct / count, 6) if count else ""])
+        table = [["true \\ predicted", *names]] + [[name, *row] for name, row in zip(names, matrix.tolist())]
+        write_rows(out_dir / "confusion_matrix.csv", table)
+        per_class = [["class", "name", "count", "correct", "accuracy"]]
+        for index, (name, row) in enumerate(zip(names, matrix)):
+            count, correct = int(row.sum()), int(row[index])
+            per_class.append([index, name, count, correct, round(correct / count, 6) if count else ""])
+        write_rows(out_dir / "per_class.csv", per_class)
         size = max(5.0, 0.6 * len(names) + 2)
         fig = Figure(figsize=(size, size))  # a bare Figure: no pyplot state, no display needed
         with warnings.catch_warnings():
@@ -64,7 +61,7 @@ class ConfusionMatrix(L.Callback):
             # then copies, as it must, and the picture is the same
             warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept a copy keyword")
             self.metric.plot(matrix, ax=fig.add_subplot(), labels=names)
-        fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
+        write_figure(out_dir / "confusion_matrix.png", fig)
         publish(
             trainer,
             "test/confusion_matrix",

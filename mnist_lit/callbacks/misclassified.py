@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import lightning as L
@@ -10,6 +9,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
+from mnist_lit.atomic import write_figure, write_rows
 from mnist_lit.distributed import gather_objects
 from mnist_lit.plots import plot_digits
 from mnist_lit.tracking import publish
@@ -73,15 +73,12 @@ class MisclassifiedDigits(L.Callback):
         if not trainer.is_global_zero:
             return
         out_dir.mkdir(parents=True, exist_ok=True)
-        with open(out_dir / "misclassified.csv", "w", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(CSV_HEADER)
-            writer.writerows(self._rows)
+        write_rows(out_dir / "misclassified.csv", [CSV_HEADER, *self._rows])
         names = pl_module.class_names
         titles = [f"True: {names[true]}, Pred: {names[pred]}" for _, true, pred, _ in self._rows[: len(self._images)]]
         images = torch.stack(self._images) if self._images else torch.empty(0, *self._shape)
         fig = plot_digits(images, titles, self.columns)
-        fig.savefig(out_dir / "misclassified.png", dpi=100)
+        write_figure(out_dir / "misclassified.png", fig)
         publish(trainer, "test/misclassified", fig, [out_dir / "misclassified.csv", out_dir / "misclassified.png"])
         rank_zero_info(f"{len(self._rows)} of {self._seen} test images misclassified: see {out_dir}")
 

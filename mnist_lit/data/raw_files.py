@@ -148,7 +148,7 @@ def _write_verified(source: Path, target: Path, name: str, dataset: str) -> None
     copy never leaves a half-written file that a later run would trust.
     """
     content = _Content()
-    with write_atomically(target) as out:
+    with write_atomically(target, advice="Choose another --data.data_dir, or free some space.") as out:
         for chunk in _chunks(source):
             content.update(chunk)
             out.write(chunk)
