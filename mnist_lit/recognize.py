@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_lit.data.digit_inputs import DigitInputs, from_array, from_pictures, read_digits
+from mnist_lit.data.pictures import DEFAULT_MAX_MEGAPIXELS
 from mnist_lit.onnx_model import OnnxClassifier, is_onnx
 from mnist_lit.predictions import Prediction, predictions_from
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 Inputs = str | Path | Sequence[str | Path] | np.ndarray | Any | Image.Image | Sequence[Image.Image] | DigitInputs
 
 
-def as_digit_inputs(inputs: Inputs) -> DigitInputs:
+def as_digit_inputs(inputs: Inputs, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> DigitInputs:
     """Sort out what was passed: arrays are MNIST-format digits, pictures and files are made MNIST-style."""
     if isinstance(inputs, DigitInputs):
         return inputs
@@ -38,11 +39,14 @@ def as_digit_inputs(inputs: Inputs) -> DigitInputs:
         return from_array(inputs)
     if not isinstance(inputs, (str, Path)) and inputs and all(isinstance(item, Image.Image) for item in inputs):
         return from_pictures(list(inputs))
-    return read_digits(inputs)
+    return read_digits(inputs, max_megapixels)
 
 
 def classify(
-    model: MLPClassifier | OnnxClassifier | str | Path, inputs: Inputs, batch_size: int = 1000
+    model: MLPClassifier | OnnxClassifier | str | Path,
+    inputs: Inputs,
+    batch_size: int = 1000,
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
 ) -> list[Prediction]:
     """Classify digits with a trained model; one :class:`Prediction` per input, in input order.
 
@@ -56,6 +60,8 @@ def classify(
             Pictures and image files are cropped, scaled and centred as MNIST's digits were
             (:func:`mnist_lit.data.mnist_style`); arrays are taken as they are.
         batch_size: Digits per forward pass.
+        max_megapixels: An image file of more megapixels gets a ``Prediction`` with ``error`` set instead of
+            being decoded (decided from its header), so no file costs more than a bounded amount of memory.
 
     An image that cannot be read gets a ``Prediction`` with ``error`` set, and the others are still
     classified; a path that does not exist, or an array of the wrong shape, raises ``MnistLitError``.
@@ -63,7 +69,7 @@ def classify(
     if is_onnx(model):
         model = OnnxClassifier(model)
     probabilities = model.probabilities if isinstance(model, OnnxClassifier) else _torch_probabilities(model)
-    digits = as_digit_inputs(inputs)
+    digits = as_digit_inputs(inputs, max_megapixels)
     flat = digits.images.reshape(len(digits.images), int(np.prod(digits.images.shape[1:])))  # 0 rows too
     probs = [probabilities(flat[start : start + batch_size]) for start in range(0, len(flat), batch_size)]
     probs_all = np.concatenate(probs) if probs else np.empty((0, 1), dtype=np.float32)  # nothing readable

@@ -15,7 +15,7 @@ import torch
 from mnist_lit.callbacks import PredictionWriter
 from mnist_lit.checkpoint import load_classifier, model_card
 from mnist_lit.onnx_model import OnnxClassifier, is_onnx
-from mnist_lit.serve.settings import DEFAULT_HOST, DEFAULT_PORT, Limits
+from mnist_lit.serve.settings import DEFAULT_HOST, DEFAULT_PORT, Limits, cores
 
 
 class Trainer(L.Trainer):
@@ -40,6 +40,9 @@ class Trainer(L.Trainer):
         port: int = DEFAULT_PORT,
         max_file_mb: float = Limits.max_file_mb,
         max_files: int = Limits.max_files,
+        max_megapixels: float = Limits.max_megapixels,
+        workers: int | None = None,
+        max_queued: int = Limits.max_queued,
     ) -> None:
         """Serve the trained model over HTTP: a page to draw digits on at /, a JSON API at /predict.
 
@@ -51,6 +54,10 @@ class Trainer(L.Trainer):
             port: The TCP port.
             max_file_mb: The largest picture a request may send, in MB (larger: HTTP 413).
             max_files: The most pictures one request may send (more: HTTP 413).
+            max_megapixels: A picture of more megapixels gets an error of its own, decided from its header
+                before it is decoded; a phone's photo passes the default.
+            workers: How many pictures are decoded and classified at once (default: the machine's cores).
+            max_queued: How many requests may wait for a worker; more get HTTP 503 with Retry-After.
         """
         from mnist_lit.serve import serve_model  # FastAPI and uvicorn: the [serve] extra
 
@@ -60,7 +67,8 @@ class Trainer(L.Trainer):
         else:
             served = load_classifier(ckpt_path)
             card = model_card(served, datamodule.hparams.dataset, ckpt_path)
-        serve_model(served, card, host=host, port=port, limits=Limits(max_file_mb, max_files))
+        limits = Limits(max_file_mb, max_files, max_megapixels, workers or cores(), max_queued)
+        serve_model(served, card, host=host, port=port, limits=limits)
 
     def export(
         self,

@@ -27,7 +27,7 @@ from PIL import Image
 
 from mnist_lit import OnnxClassifier, load_classifier
 from mnist_lit.data import load_split, to_model_input
-from mnist_lit.data.digit_inputs import open_image
+from mnist_lit.data.pictures import open_image
 from mnist_lit.data.preprocess import mnist_style_array
 
 

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from mnist_lit import cli_main, load_classifier
 from mnist_lit.checkpoint import model_card
 from mnist_lit.serve import Limits, create_app
+from mnist_lit.serve.app import Workers
 from tests.helpers import CONFIGS, REPO, cli_args, drawn_seven, fails, free_port, import_script, wait_until_serving
 
 
@@ -187,5 +189,17 @@ def test_the_load_test_stops_at_its_budget_and_counts_no_errors(
     report = json.loads(out.read_text())
     assert status == 0 and report["errors"] == 0 and report["requests"] == 30
     assert 0 < report["latency_ms_p50"] <= report["latency_ms_p99"] and report["requests_per_second"] > 0
-    assert set(report["server_rss_mb"]) == {"started", "before", "after"} and report["server_rss_mb"]["after"] > 100
+    assert set(report["server_rss_mb"]) == {"started", "before", "after", "peak"}
+    assert report["server_rss_mb"]["peak"] >= report["server_rss_mb"]["after"] > 100
     assert 0 <= report["accuracy"] <= 1
+
+
+def test_requests_beyond_the_workers_and_the_queue_get_503_with_retry_after() -> None:
+    workers = Workers(workers=1, max_queued=1)
+    with workers.admit(), workers.admit():  # one reading, one waiting
+        with pytest.raises(HTTPException) as refused, workers.admit():
+            pass
+        assert refused.value.status_code == 503 and refused.value.headers == {"Retry-After": "1"}
+        assert "--workers" in refused.value.detail and "--max_queued" in refused.value.detail
+    with workers.admit():  # the places are given back
+        pass

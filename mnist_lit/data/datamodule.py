@@ -17,6 +17,7 @@ from mnist_lit.data.augment import random_shift
 from mnist_lit.data.datasets import DatasetInfo, dataset_info, ensure_files, load_split
 from mnist_lit.data.digit_inputs import DigitInputs, read_digits
 from mnist_lit.data.loader import TensorBatchLoader
+from mnist_lit.data.pictures import DEFAULT_MAX_MEGAPIXELS
 from mnist_lit.data.preprocess import MNIST_SIDE
 from mnist_lit.errors import MnistLitError
 
@@ -45,6 +46,8 @@ class MNISTDataModule(L.LightningDataModule):
         download: Whether missing files may be downloaded; files already present are always verified.
         predict_path: What `predict` classifies: an image file, a folder of images, an ``.npy`` array or an
             IDX file (see :func:`mnist_lit.data.read_digits`); the test set when not given.
+        max_megapixels: A picture of more megapixels gets an error row in predict's table instead of being
+            decoded (decided from its header); a phone's photo passes the default.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class MNISTDataModule(L.LightningDataModule):
         shift_pixels: int = 0,
         download: bool = True,
         predict_path: str | None = None,
+        max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
     ) -> None:
         super().__init__()
         if batch_size <= 0 or eval_batch_size <= 0:
@@ -131,7 +135,7 @@ class MNISTDataModule(L.LightningDataModule):
                 f"models take {'×'.join(map(str, self.image_shape))} inputs. Leave --data.predict_path out to "
                 f"classify the {self.info.title} test set, or predict with a model of a 28×28 dataset."
             )
-        inputs = read_digits(self.hparams.predict_path)
+        inputs = read_digits(self.hparams.predict_path, self.hparams.max_megapixels)
         if inputs.skipped:
             shown = ", ".join(inputs.skipped[:5]) + (", ..." if len(inputs.skipped) > 5 else "")
             rank_zero_info(f"Skipped {len(inputs.skipped)} file(s) that are not images by their suffix: {shown}")

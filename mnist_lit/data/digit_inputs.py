@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import io
 import math
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from mnist_lit.data.pictures import DEFAULT_MAX_MEGAPIXELS, open_image, reason
 from mnist_lit.data.preprocess import MNIST_SIDE, mnist_style_array
 from mnist_lit.errors import MnistLitError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 IDX_UINT8_MAGIC = (b"\x00\x00\x08\x03", b"\x00\x00\x08\x02")  # three-dimensional (N×28×28) or N×784
-# what Pillow raises for files that are not images, are empty or truncated, or are absurdly large
-IMAGE_READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError)
 
 
 @dataclass(frozen=True)
@@ -92,14 +91,19 @@ def from_pictures(pictures: Sequence[Image.Image], names: Sequence[str] | None =
     return _mnist_style_each(pictures, names, load=lambda picture: picture)
 
 
-def from_image_files(paths: Sequence[Path]) -> DigitInputs:
-    """Image files of single digits; a file that is not a readable image gets an error instead."""
-    return _mnist_style_each(paths, [str(path) for path in paths], load=open_image)
+def from_image_files(paths: Sequence[Path], max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> DigitInputs:
+    """Image files of single digits; a file that is not a readable image (or is over ``max_megapixels``) gets
+    an error instead."""
+    return _mnist_style_each(
+        paths, [str(path) for path in paths], load=partial(open_image, max_megapixels=max_megapixels)
+    )
 
 
-def from_image_bytes(contents: Sequence[bytes], names: Sequence[str]) -> DigitInputs:
+def from_image_bytes(
+    contents: Sequence[bytes], names: Sequence[str], max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+) -> DigitInputs:
     """Image files' contents (uploads), read as :func:`from_image_files` reads files on disk."""
-    return _mnist_style_each(contents, list(names), load=open_image)
+    return _mnist_style_each(contents, list(names), load=partial(open_image, max_megapixels=max_megapixels))
 
 
 def _mnist_style_each(items: Sequence, names: list[str], load: Callable[[Any], Image.Image]) -> DigitInputs:
@@ -112,27 +116,9 @@ def _mnist_style_each(items: Sequence, names: list[str], load: Callable[[Any], I
         except MnistLitError as err:
             errors[position] = str(err)
         except (OSError, ValueError) as err:  # a picture Pillow opens but cannot convert (an odd image mode)
-            errors[position] = f"cannot convert it to grayscale ({_reason(err)})"
+            errors[position] = f"cannot convert it to grayscale ({reason(err)})"
     stacked = np.stack(images) if images else np.empty((0, MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
     return DigitInputs(names, stacked, np.array(positions, dtype=np.int64), errors)
-
-
-def open_image(source: Path | bytes) -> Image.Image:
-    """Read an image file (a path, or its contents) whole, or say in a few words why it is not one."""
-    if (len(source) if isinstance(source, bytes) else source.stat().st_size) == 0:
-        raise MnistLitError("cannot read it as an image: the file is empty")
-    try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as picture:
-            picture.load()  # Pillow reads lazily: a truncated file shows only here
-            return picture
-    except UnidentifiedImageError as err:  # Pillow's message names the path or the buffer: the same answer for both
-        raise MnistLitError("cannot read it as an image (not a format Pillow can identify)") from err
-    except IMAGE_READ_ERRORS as err:
-        raise MnistLitError(f"cannot read it as an image ({_reason(err)})") from err
-
-
-def _reason(err: Exception) -> str:
-    return (str(err).strip() or type(err).__name__)[:200]
 
 
 def image_files_in(folder: Path) -> tuple[list[Path], list[str]]:
@@ -161,7 +147,7 @@ def read_idx(path: Path) -> np.ndarray:
         return pixels.reshape(shape)
     except (OSError, ValueError, EOFError, struct.error) as err:
         raise MnistLitError(
-            f"{path} is not a readable IDX file of digits ({_reason(err)}). Pass an MNIST-format images file "
+            f"{path} is not a readable IDX file of digits ({reason(err)}). Pass an MNIST-format images file "
             "such as t10k-images-idx3-ubyte(.gz), an .npy array, or image files."
         ) from err
 
@@ -171,7 +157,7 @@ def read_npy(path: Path) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
         raise MnistLitError(
-            f"{path} is not a readable .npy array ({_reason(err)}). Save the digits with numpy.save as an array "
+            f"{path} is not a readable .npy array ({reason(err)}). Save the digits with numpy.save as an array "
             "of shape [N, 28, 28]."
         ) from err
 
@@ -183,7 +169,7 @@ def is_idx(path: Path) -> bool:
         return stream.read(4) in IDX_UINT8_MAGIC
 
 
-def read_path(path: Path) -> DigitInputs:
+def read_path(path: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> DigitInputs:
     """The digits in one path: a folder of images, an ``.npy`` array, an IDX file or one image file."""
     if not path.exists():
         raise MnistLitError(
@@ -191,17 +177,22 @@ def read_path(path: Path) -> DigitInputs:
         )
     if path.is_dir():
         images, others = image_files_in(path)
-        return dataclasses.replace(from_image_files(images), skipped=others)
+        return dataclasses.replace(from_image_files(images, max_megapixels), skipped=others)
     if path.suffix.lower() == ".npy":
         return from_array(read_npy(path), str(path))
     if path.suffix.lower() not in IMAGE_SUFFIXES and is_idx(path):
         return from_array(read_idx(path), str(path))
-    return from_image_files([path])
+    return from_image_files([path], max_megapixels)
 
 
-def read_digits(sources: str | Path | Iterable[str | Path]) -> DigitInputs:
-    """Every digit in one path or several: image files, folders of them, ``.npy`` arrays, IDX files."""
+def read_digits(
+    sources: str | Path | Iterable[str | Path], max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+) -> DigitInputs:
+    """Every digit in one path or several: image files, folders of them, ``.npy`` arrays, IDX files.
+
+    A picture of more than ``max_megapixels`` megapixels gets an error of its own, decided from its header.
+    """
     paths = [Path(sources)] if isinstance(sources, (str, Path)) else [Path(source) for source in sources]
     if not paths:
         raise MnistLitError("No inputs were given to classify. Pass image files, folders, .npy or IDX files.")
-    return DigitInputs.concat([read_path(path) for path in paths])
+    return DigitInputs.concat([read_path(path, max_megapixels) for path in paths])

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
+from mnist_lit.data.pictures import bounded
 from mnist_lit.errors import MnistLitError
 
 if TYPE_CHECKING:
@@ -29,11 +30,12 @@ INK_THRESHOLD = 0.2
 def mnist_style(image: Image.Image) -> Tensor:
     """A ``[28, 28]`` float tensor in [0, 1], white ink on black, framed as MNIST frames its digits.
 
-    The steps: respect the EXIF orientation; flatten transparency onto white; grayscale; invert when
-    the background (the median of the border) is light; subtract the paper's level and stretch the
-    ink to 1; crop to the ink's bounding box; scale the longest side to 20 px keeping the aspect
-    ratio; place it in 28×28 with its centre of mass at the centre. The result is what the model's
-    ``forward`` takes (flattened), which then applies the model's own normalisation.
+    The steps: respect the EXIF orientation; shrink a large picture to at most ``WORK_SIDE`` pixels a
+    side (:func:`mnist_lit.data.pictures.bounded`, so its cost is bounded); flatten transparency onto
+    white; grayscale; invert when the background (the median of the border) is light; subtract the
+    paper's level and stretch the ink to 1; crop to the ink's bounding box; scale the longest side to
+    20 px keeping the aspect ratio; place it in 28×28 with its centre of mass at the centre. The result
+    is what the model's ``forward`` takes (flattened), which then applies the model's own normalisation.
     :func:`mnist_style_array` is the same picture as a NumPy array, for code that runs without torch.
 
     Raises:
@@ -46,7 +48,7 @@ def mnist_style(image: Image.Image) -> Tensor:
 
 def mnist_style_array(image: Image.Image) -> np.ndarray:
     """:func:`mnist_style` as a ``float32`` NumPy array ``[28, 28]``; needs NumPy and Pillow only."""
-    pixels = _grayscale(image).astype(np.float32) / 255
+    pixels = _grayscale(bounded(image)).astype(np.float32) / 255
     background = _border_median(pixels)
     if background > 0.5:  # dark ink on light paper: MNIST is light ink on black
         pixels, background = 1 - pixels, 1 - background
@@ -62,7 +64,6 @@ def mnist_style_array(image: Image.Image) -> np.ndarray:
 
 
 def _grayscale(image: Image.Image) -> np.ndarray:
-    image = ImageOps.exif_transpose(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         white = Image.new("RGBA", image.size, "white")
         image = Image.alpha_composite(white, image.convert("RGBA"))

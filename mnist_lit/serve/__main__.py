@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from mnist_lit.errors import MnistLitError, print_error
-from mnist_lit.serve.settings import DEFAULT_HOST, DEFAULT_PORT, Limits
+from mnist_lit.serve.settings import DEFAULT_HOST, DEFAULT_PORT, Limits, cores
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--max_file_mb", type=float, default=Limits.max_file_mb, help="larger pictures: HTTP 413")
     parser.add_argument("--max_files", type=int, default=Limits.max_files, help="more per request: HTTP 413")
+    parser.add_argument("--max_megapixels", type=float, default=Limits.max_megapixels,
+                        help="larger pictures get an error of their own, decided before decoding")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=cores(), help="pictures read at once (default: the cores)")
+    parser.add_argument("--max_queued", type=int, default=Limits.max_queued, help="more waiting: HTTP 503")
     args = parser.parse_args(argv)
     try:
         from mnist_lit.onnx_model import OnnxClassifier, is_onnx
@@ -32,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                 "python -m mnist_lit serve --config CONFIG --ckpt_path PATH."
             )
         model = OnnxClassifier(args.model)
-        serve_model(model, model.card, args.host, args.port, Limits(args.max_file_mb, args.max_files))
+        limits = Limits(args.max_file_mb, args.max_files, args.max_megapixels, args.workers, args.max_queued)
+        serve_model(model, model.card, args.host, args.port, limits)
     except MnistLitError as err:
         return print_error(err)
     return 0

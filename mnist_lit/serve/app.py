@@ -6,6 +6,9 @@ they carry only label the answers.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -37,6 +40,44 @@ if TYPE_CHECKING:
 
 PAGE = files("mnist_lit.serve") / "page"
 TOO_LARGE = 413
+BUSY = 503
+RETRY_AFTER_S = 1
+
+
+class Workers:
+    """At most ``workers`` pictures decoded and classified at once; at most ``max_queued`` requests waiting.
+
+    A picture's cost is bounded (:mod:`mnist_lit.data.pictures`), so this bounds the server's: requests
+    beyond the queue get 503 with ``Retry-After`` at once, instead of each holding a thread and its uploads.
+    """
+
+    def __init__(self, workers: int, max_queued: int) -> None:
+        self.slots = threading.BoundedSemaphore(workers)
+        self.admitted = threading.BoundedSemaphore(workers + max_queued)
+        self.workers, self.max_queued = workers, max_queued
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Hold a place in the server for one request, or answer 503 if there is none."""
+        if not self.admitted.acquire(blocking=False):
+            raise HTTPException(
+                BUSY,
+                f"The server is busy: {self.workers} workers and {self.max_queued} requests waiting (--workers, "
+                f"--max_queued). Try again in {RETRY_AFTER_S} s.",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        try:
+            yield
+        finally:
+            self.admitted.release()
+
+    def read(self, contents: list[bytes], names: list[str], max_megapixels: float) -> DigitInputs:
+        """The pictures made MNIST-style, one worker's slot per picture."""
+        parts = []
+        for content, name in zip(contents, names):
+            with self.slots:
+                parts.append(from_image_bytes([content], [name], max_megapixels))
+        return DigitInputs.concat(parts)
 
 
 class BodyLimit:
@@ -95,6 +136,7 @@ def create_app(model: MLPClassifier | OnnxClassifier, card: dict, limits: Limits
         description=f"Classify pictures of digits with the {card['title']} model of `{card['checkpoint']}`.",
     )
     app.add_middleware(BodyLimit, limit=limits.max_request_bytes)
+    workers = Workers(limits.workers, limits.max_queued)
     app.mount("/static", StaticFiles(directory=str(PAGE)), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -122,6 +164,10 @@ def create_app(model: MLPClassifier | OnnxClassifier, card: dict, limits: Limits
         ``top`` (``[label, probability]`` pairs) and ``error`` (why a file could not be read, else null).
         ``pixels=true`` adds the 28×28 picture the model received (rows of values in [0, 1]).
         """
+        with workers.admit():
+            return answer(files, pixels)
+
+    def answer(files: list[UploadFile], pixels: bool) -> dict[str, list[dict[str, Any]]]:
         if len(files) > limits.max_files:
             raise HTTPException(
                 TOO_LARGE,
@@ -138,7 +184,7 @@ def create_app(model: MLPClassifier | OnnxClassifier, card: dict, limits: Limits
                     "a few hundred pixels a side.",
                 )
         names = [upload.filename or f"files[{i}]" for i, upload in enumerate(files)]
-        digits = from_image_bytes(contents, names)
+        digits = workers.read(contents, names, limits.max_megapixels)
         answers = classify(model, digits)
         seen = _pictures_by_position(digits) if pixels else {}
         return {"predictions": [_as_json(a, class_names, seen.get(i), pixels) for i, a in enumerate(answers)]}
