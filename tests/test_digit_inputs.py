@@ -39,7 +39,7 @@ def test_a_folder_reads_every_image_in_name_order_and_keeps_each_error(tmp_path:
     assert inputs.positions.tolist() == [0, 1, 5]
     assert inputs.images.shape == (3, 28, 28)
     assert set(inputs.errors) == {2, 3, 4}
-    assert "not a format Pillow can identify" in inputs.errors[2]
+    assert "not one of the formats read" in inputs.errors[2]
     assert "empty" in inputs.errors[3]
     assert "truncated" in inputs.errors[4]
     # the three pictures are one drawing: JPEG and BMP give the PNG's digit

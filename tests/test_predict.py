@@ -56,7 +56,7 @@ def test_a_folder_with_bad_files_writes_every_row_and_exits_3(
     rows = read_rows(out)
     assert tuple(rows[0]) == CSV_HEADER
     assert [Path(row["file"]).name for row in rows] == ["notes.png", "seven.jpg", "seven.png"]
-    assert rows[0]["pred"] == "" and "not a format Pillow can identify" in rows[0]["error"]
+    assert rows[0]["pred"] == "" and "not one of the formats read" in rows[0]["error"]
     for row in rows[1:]:
         ranked = [int(row["pred"]), int(row["top2"]), int(row["top3"])]
         chances = [float(row["confidence"]), float(row["top2_prob"]), float(row["top3_prob"])]
