@@ -2,7 +2,8 @@
 
 The public API::
 
-    from mnist_lit import MNISTDataModule, MLPClassifier, MisclassifiedDigits, PredictionWriter, cli_main
+    from mnist_lit import MNISTDataModule, Classifier, MisclassifiedDigits, PredictionWriter, cli_main
+    from mnist_lit.nets import MLP, LeNet5                         # the networks a Classifier can be given
     from mnist_lit import classify, load_classifier, mnist_style   # a trained model on your own digits
     from mnist_lit import OnnxClassifier                           # an exported model, without torch
 
@@ -18,7 +19,10 @@ from mnist_lit.lazy import lazy_attributes
 __version__ = version("mnist_lit")
 
 _WHERE = {
-    "MLP": "mnist_lit.network",
+    "Classifier": "mnist_lit.model",
+    "FastClassifier": "mnist_lit.fast",
+    "LeNet5": "mnist_lit.nets",
+    "MLP": "mnist_lit.nets",
     "ConfusionMatrix": "mnist_lit.callbacks",
     "EpochTimer": "mnist_lit.callbacks",
     "FastMLPClassifier": "mnist_lit.fast",
@@ -38,9 +42,12 @@ _WHERE = {
 }
 __all__ = [
     "MLP",
+    "Classifier",
     "ConfusionMatrix",
     "EpochTimer",
+    "FastClassifier",
     "FastMLPClassifier",
+    "LeNet5",
     "MLPClassifier",
     "MNISTDataModule",
     "MisclassifiedDigits",
@@ -64,9 +71,9 @@ if TYPE_CHECKING:
     from mnist_lit.data import MNISTDataModule
     from mnist_lit.data.preprocess import mnist_style
     from mnist_lit.errors import MnistLitError
-    from mnist_lit.fast import FastMLPClassifier
-    from mnist_lit.model import MLPClassifier
-    from mnist_lit.network import MLP
+    from mnist_lit.fast import FastClassifier, FastMLPClassifier
+    from mnist_lit.model import Classifier, MLPClassifier
+    from mnist_lit.nets import MLP, LeNet5
     from mnist_lit.onnx_model import OnnxClassifier
     from mnist_lit.predictions import Prediction
     from mnist_lit.recognize import classify

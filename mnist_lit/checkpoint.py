@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -9,7 +10,8 @@ import torch
 from mnist_lit import __version__
 from mnist_lit.data.registry import dataset_info
 from mnist_lit.errors import MnistLitError
-from mnist_lit.model import MLPClassifier
+from mnist_lit.model import Classifier
+from mnist_lit.nets.spec import net_spec
 
 
 def _unreadable(path: str | Path, err: Exception) -> MnistLitError:
@@ -29,29 +31,34 @@ def read_checkpoint(path: str | Path) -> dict:
         raise _unreadable(path, err) from err
 
 
-def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> MLPClassifier:
-    """The trained model in a checkpoint written by `fit`, on ``device``, in eval mode.
+def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Classifier:
+    """The trained model in a checkpoint written by `fit` (this version's or an earlier one's), on ``device``,
+    in eval mode.
 
-    Lightning's ``load_from_checkpoint`` builds the class the run trained (``FastMLPClassifier`` for the
-    configs), loading plain data only (``weights_only=True``).
+    Lightning's ``load_from_checkpoint`` builds the classifier and the network the checkpoint records,
+    loading plain data only (``weights_only=True``).
     """
     try:
-        model = MLPClassifier.load_from_checkpoint(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():
+            # Lightning's instantiator (lightning.pytorch.cli) calls a jsonargparse API that jsonargparse 4.49
+            # deprecates: Lightning's to change, nothing a caller can do
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"lightning\.pytorch\.cli")
+            model = Classifier.load_from_checkpoint(path, map_location=device, weights_only=True)
     except Exception as err:
         raise _unreadable(path, err) from err
     return model.eval()
 
 
-def model_card(classifier: MLPClassifier, dataset: str, checkpoint: str | Path) -> dict:
+def model_card(classifier: Classifier, dataset: str, checkpoint: str | Path) -> dict:
     """What a trained model is, as `serve` shows it at /model and `export` writes it into the ONNX file."""
     info = dataset_info(dataset)
     return {
         "dataset": dataset,
         "title": info.title,
         "class_names": list(classifier.hparams.class_names or info.class_names),
-        "input_size": int(classifier.hparams.input_size),
+        "input_shape": list(info.input_shape),
         "image_shape": list(info.image_shape),
-        "hidden_sizes": list(classifier.hparams.hidden_sizes),
+        "net": net_spec(classifier.hparams.net),
         "normalize": bool(classifier.hparams.normalize),
         "checkpoint": str(checkpoint),
         "version": __version__,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import tempfile
@@ -22,7 +23,8 @@ from mnist_lit.callbacks import ConfusionMatrix, EpochTimer, MisclassifiedDigits
 from mnist_lit.checkpoint import read_checkpoint
 from mnist_lit.data import MNISTDataModule, dataset_info
 from mnist_lit.errors import MnistLitError, print_error
-from mnist_lit.model import MLPClassifier
+from mnist_lit.model import Classifier
+from mnist_lit.nets.spec import describe, net_spec, same_net
 from mnist_lit.onnx_model import is_onnx
 from mnist_lit.quiet import quiet_lightning
 from mnist_lit.runs import RunLogger, WholeCheckpointIO
@@ -104,23 +106,34 @@ def find_checkpoint(root: Path, name: str = LAST) -> Path:
 
 
 def check_architecture(checkpoint: dict, path: str, config: Namespace) -> None:
-    """Refuse a checkpoint whose network differs from the one the config builds, naming both."""
+    """Refuse a checkpoint whose network differs from the one the config builds, naming both.
+
+    The network is its class and arguments (``model.init_args.net``, or the MLP of earlier versions'
+    ``hidden_sizes``); its input and output follow the dataset.
+    """
     saved = checkpoint.get("hyper_parameters", {})
-    # input and output sizes follow the dataset (linked when the objects are built, so not in the config yet)
+    model = config.model.init_args
+    wanted_net = net_spec(_plain(model.get("net")), model.get("hidden_sizes"))
+    saved_net = net_spec(saved.get("net"), saved.get("hidden_sizes"))
+    if not same_net(saved_net, wanted_net):
+        raise MnistLitError(
+            f"--ckpt_path {path} holds the network {describe(saved_net)}, but the config builds "
+            f"{describe(wanted_net)}. Use the config the checkpoint was trained with (its run folder has it as "
+            "config.yaml), or a checkpoint of this config (--ckpt_path last)."
+        )
     dataset = dataset_info(config.data.get("dataset"))
-    wanted = {"hidden_sizes": config.model.init_args.get("hidden_sizes"), "input_size": dataset.num_features,
-              "num_classes": len(dataset.class_names)}  # fmt: skip
-    for key, value in wanted.items():
-        if key in saved and _as_list(saved[key]) != _as_list(value):
-            raise MnistLitError(
-                f"--ckpt_path {path} holds a network with {key}={_as_list(saved[key])}, but the config asks for "
-                f"{key}={_as_list(value)}. Use the config the checkpoint was trained with (its run folder has it "
-                "as config.yaml), or a checkpoint of this config (--ckpt_path last)."
-            )
+    saved_features = saved.get("input_size") or math.prod(saved.get("input_shape") or dataset.input_shape)
+    saved_classes = saved.get("num_classes", len(dataset.class_names))
+    if (saved_features, saved_classes) != (dataset.num_features, len(dataset.class_names)):
+        raise MnistLitError(
+            f"--ckpt_path {path} holds a network for {saved_features} pixels and {saved_classes} classes, but "
+            f"{dataset.title} (--data.dataset) has {dataset.num_features} and {len(dataset.class_names)}. Use the "
+            "dataset the checkpoint was trained on (its run folder's config.yaml says which)."
+        )
 
 
-def _as_list(value: object) -> list | object:
-    return list(value) if isinstance(value, (list, tuple)) else value
+def _plain(value: object) -> object:
+    return value.as_dict() if isinstance(value, Namespace) else value
 
 
 def check_writable(folder: Path) -> None:
@@ -150,10 +163,11 @@ class MnistLitCLI(LightningCLI):
         return {**LightningCLI.subcommands(), "serve": {"model", "datamodule"}, "export": {"model", "datamodule"}}
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # the dataset decides the network's input and output and the names in the reports
-        parser.link_arguments("data.num_features", "model.init_args.input_size", apply_on="instantiate")
+        # the dataset decides the network's input and output, its normalisation and the names in the reports
+        parser.link_arguments("data.input_shape", "model.init_args.input_shape", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
         parser.link_arguments("data.class_names", "model.init_args.class_names", apply_on="instantiate")
+        parser.link_arguments("data.dataset", "model.init_args.dataset", apply_on="instantiate")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         super().parse_arguments(parser, args)
@@ -246,10 +260,10 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
     quiet_lightning()
     try:
         cli = MnistLitCLI(
-            MLPClassifier,
+            Classifier,
             MNISTDataModule,
             trainer_class=Trainer,
-            subclass_mode_model=True,  # the configs choose FastMLPClassifier; --model.lr works without init_args
+            subclass_mode_model=True,  # the configs choose FastClassifier; --model.lr works without init_args
             trainer_defaults=trainer_defaults(),
             seed_everything_default=42,
             save_config_callback=RunConfig,

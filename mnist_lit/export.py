@@ -1,8 +1,8 @@
 """`export`: a trained model as an ONNX file, written only once it gives the checkpoint's answers.
 
-The graph takes ``images`` (float32 ``[N, input_size]``, pixels in [0, 1], the DataModule's form, any N)
-and gives ``probs`` (``[N, classes]``); the model's own normalisation is inside it. The model card
-(dataset, class names, input size, checkpoint, project version) goes into the file's metadata.
+The graph takes ``images`` (float32 ``[N, channels, height, width]``, pixels in [0, 1], the DataModule's
+form, any N) and gives ``probs`` (``[N, classes]``); the model's own normalisation is inside it. The model
+card (dataset, class names, input shape, network, checkpoint, project version) goes into the file's metadata.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from mnist_lit.atomic import write_file
 from mnist_lit.errors import MnistLitError
-from mnist_lit.model import MLPClassifier
+from mnist_lit.model import Classifier
 from mnist_lit.onnx_model import INPUT, OUTPUT, card_as_metadata
 
 # what "the same answers" means: every predicted class equal, every probability within this
@@ -27,7 +27,7 @@ PROBABILITY_TOLERANCE = 1e-5
 class Probabilities(nn.Module):
     """The classifier's forward pass (normalisation included) followed by the softmax: what is exported."""
 
-    def __init__(self, classifier: MLPClassifier) -> None:
+    def __init__(self, classifier: Classifier) -> None:
         super().__init__()
         self.classifier = classifier
 
@@ -48,7 +48,7 @@ class Parity:
         return self.classes_differ == 0 and self.max_probability_difference <= PROBABILITY_TOLERANCE
 
 
-def export_onnx(classifier: MLPClassifier, card: dict, output: str | Path, check_images: Tensor) -> Parity:
+def export_onnx(classifier: Classifier, card: dict, output: str | Path, check_images: Tensor) -> Parity:
     """Export ``classifier`` to ``output`` if, on ``check_images``, it gives the checkpoint's answers.
 
     Raises:

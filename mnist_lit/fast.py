@@ -1,4 +1,4 @@
-"""The speed machinery, in one place: :class:`FastMLPClassifier` trains exactly what :class:`MLPClassifier` trains.
+"""The speed machinery, in one place: :class:`FastClassifier` trains exactly what :class:`Classifier` trains.
 
 An epoch of the textbook's model is 1,875 steps of well under a millisecond each, so the time goes to the
 work around each step, not to arithmetic. What this class does about it, and what each part changes, is
@@ -22,8 +22,8 @@ from torch.func import functional_call, grad_and_value
 from torch.nn import functional as F
 from torch.optim import Optimizer
 
-from mnist_lit.errors import MnistLitError
-from mnist_lit.model import MNIST_MEAN, MNIST_STD, MLPClassifier
+from mnist_lit.errors import ArgumentError
+from mnist_lit.model import Classifier
 
 # the hooks Lightning's wrappers around backward and the optimizer step exist to call
 PER_STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad")
@@ -51,12 +51,26 @@ class CPUAdamW(SkipGraphCaptureCheck, torch.optim.AdamW):
     """AdamW for CPU parameters, without the per-step graph-capture check."""
 
 
+class CPUSGD(SkipGraphCaptureCheck, torch.optim.SGD):
+    """SGD for CPU parameters, without the per-step graph-capture check."""
+
+
+# each optimizer the classifier builds, without the check; one not here is built as it is
+WITHOUT_CAPTURE_CHECK: dict[type[Optimizer], type[Optimizer]] = {
+    torch.optim.Adam: CPUAdam,
+    torch.optim.AdamW: CPUAdamW,
+    torch.optim.SGD: CPUSGD,
+}
+# what the compiled update implements (torch's Adam algorithm, with L2 or decoupled weight decay)
+COMPILED_OPTIMIZERS = ("adam", "adamw")
+
+
 def quiet_fast_path_warnings() -> None:
     """Filter the warnings about what this path does on purpose; none of them applies here.
 
     Lightning warns that ``training_step(dataloader_iter)`` is experimental, that the hooks' ``batch_idx``
     is then the last batch's, and that it does not suit gradient accumulation: ``tests/test_fast.py``
-    checks the training against ``MLPClassifier``, the project's hooks do not use ``batch_idx``, and
+    checks the training against ``Classifier``, the project's hooks do not use ``batch_idx``, and
     nothing is accumulated. torch warns when a learning-rate scheduler steps before the optimizer's
     ``step()`` was ever called: the compiled steps update the optimizer's state without calling it, and
     read each step's rate before stepping the scheduler, as eager training does.
@@ -66,7 +80,7 @@ def quiet_fast_path_warnings() -> None:
     warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before `optimizer.step\(\)`")
 
 
-def adam_steps(net: nn.Module, steps: int, normalize: bool, label_smoothing: float, decoupled: bool) -> Callable:
+def adam_steps(model: nn.Module, steps: int, label_smoothing: float, decoupled: bool) -> Callable:
     """``steps`` Adam (or AdamW) steps on ``steps`` batches, as one pure function for ``torch.compile``.
 
     It takes the parameters, Adam's state and each step's hyperparameters as tensors, and returns the new
@@ -74,12 +88,10 @@ def adam_steps(net: nn.Module, steps: int, normalize: bool, label_smoothing: flo
     (``torch.optim.Adam``'s algorithm, without amsgrad), so the caller can copy the results into the
     module and the optimizer's own state, and checkpoints keep their usual format.
     """
-    names = [name for name, _ in net.named_parameters()]
+    names = [name for name, _ in model.named_parameters()]
 
     def loss(params: list[Tensor], images: Tensor, labels: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        if normalize:
-            images = (images - MNIST_MEAN) / MNIST_STD
-        logits = functional_call(net, dict(zip(names, params)), (images,))
+        logits = functional_call(model, dict(zip(names, params)), (images,))
         loss_sum = F.cross_entropy(logits, labels, reduction="sum", label_smoothing=label_smoothing)
         return loss_sum / labels.shape[0], (loss_sum, logits)
 
@@ -106,8 +118,8 @@ def adam_steps(net: nn.Module, steps: int, normalize: bool, label_smoothing: flo
     return run
 
 
-class FastMLPClassifier(MLPClassifier):
-    """:class:`MLPClassifier` with the same updates, made fast for a network this small (the configs use it).
+class FastClassifier(Classifier):
+    """:class:`Classifier` with the same updates, made fast for networks this small (the configs use it).
 
     - **Several optimizer steps per call.** ``training_step`` takes Lightning's ``dataloader_iter`` and runs
       one optimizer step (manual optimization) on each of the next ``steps_per_call`` batches, so
@@ -116,11 +128,11 @@ class FastMLPClassifier(MLPClassifier):
     - **No per-batch wrappers when nothing needs them.** With one process, 32-bit precision and no
       callback or hook on backward or the optimizer step, it calls ``loss.backward()`` and the optimizer
       directly, and counts the step as Lightning's wrapper would; otherwise it goes through them.
-    - **On the CPU, Adam without torch's per-step graph-capture check** (:class:`SkipGraphCaptureCheck`).
+    - **On the CPU, the same optimizer without torch's per-step graph-capture check**
+      (:class:`SkipGraphCaptureCheck`).
 
-    What it buys: a step of the one-hidden model at batch 32 in 0.29 ms against 0.77 ms for
-    ``MLPClassifier`` on the 2-core development CPU, as fast as a plain PyTorch loop with default Adam
-    (``docs/benchmarks.md`` has the command and the other rows).
+    What it buys, measured with the commands in ``docs/benchmarks.md``: the textbook's network trains as
+    fast as a plain PyTorch loop, about a third of ``Classifier``'s time per step.
 
     What changes: what Lightning runs between calls runs every ``steps_per_call`` batches: the
     ``on_train_batch_start``/``on_train_batch_end`` hooks, ``val_check_interval`` (which then counts calls)
@@ -131,21 +143,25 @@ class FastMLPClassifier(MLPClassifier):
     Args:
         steps_per_call: Training batches each ``training_step`` call takes, one optimizer step each.
         compiled_steps: Run each group of this many of a call's batches as one compiled graph
-            (:func:`adam_steps`); 0, the default, trains eager. Compiling takes seconds to a minute, so it
-            pays only on long runs (``docs/speed.md``).
-        **kwargs: :class:`MLPClassifier`'s arguments.
+            (:func:`adam_steps`: Adam and AdamW only; another optimizer trains eager); 0, the default, trains
+            eager. Compiling takes seconds to a minute, so it pays only on long runs (``docs/speed.md``).
+        **kwargs: :class:`Classifier`'s arguments.
     """
 
     def __init__(self, steps_per_call: int = 25, compiled_steps: int = 0, **kwargs: Any) -> None:
         if steps_per_call < 1:
-            raise MnistLitError(
-                f"--model.steps_per_call must be at least 1, got {steps_per_call}. 1 runs one batch per "
-                "training_step call; the configs use 25."
+            raise ArgumentError(
+                f"{{name}} must be at least 1, got {steps_per_call}. 1 runs one batch per training_step call; the "
+                "configs use 25.",
+                "steps_per_call",
+                "--model.steps_per_call",
             )
         if not 0 <= compiled_steps <= steps_per_call:
-            raise MnistLitError(
-                f"--model.compiled_steps must be from 0 (eager) to --model.steps_per_call ({steps_per_call}), got "
-                f"{compiled_steps}: a call's batches are compiled in groups of that many. Try 5 or 25."
+            raise ArgumentError(
+                f"{{name}} must be from 0 (eager) to steps_per_call ({steps_per_call}), got {compiled_steps}: a "
+                "call's batches are compiled in groups of that many. Try 5 or 25.",
+                "compiled_steps",
+                "--model.compiled_steps",
             )
         super().__init__(**kwargs)
         self.automatic_optimization = False
@@ -167,6 +183,8 @@ class FastMLPClassifier(MLPClassifier):
     def _why_not_compiled(self) -> str | None:
         """Why the compiled path cannot train this run (it falls back to eager), or None when it can."""
         trainer, loader = self.trainer, self.trainer.train_dataloader
+        if self.hparams.optimizer not in COMPILED_OPTIMIZERS:
+            return f"the compiled update implements Adam and AdamW, not {self.hparams.optimizer}"
         if trainer.world_size != 1:
             return "DDP runs eager (DDP averages gradients in the backward pass the graph replaces)"
         if not self._wrappers_idle():
@@ -179,14 +197,15 @@ class FastMLPClassifier(MLPClassifier):
         """The compiled function, compiled now on a batch of zeros so that a failure falls back to eager."""
         optimizer, k = self.trainer.optimizers[0], self.hparams.compiled_steps
         decoupled = optimizer.param_groups[0].get("decoupled_weight_decay", isinstance(optimizer, torch.optim.AdamW))
-        run = adam_steps(self.net, k, self.hparams.normalize, self.hparams.label_smoothing, decoupled)
+        # the standardisation (buffers, no parameters) and the network, as forward runs them
+        run = adam_steps(nn.Sequential(self.standardize, self.net), k, self.hparams.label_smoothing, decoupled)
         # on a GPU, CUDA graphs replay the whole group without launching its kernels one by one
         mode = "reduce-overhead" if self.device.type == "cuda" else None
         compiled = torch.compile(run, dynamic=False, mode=mode)
         params = [p.detach() for p in self.net.parameters()]
         state = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]  # not aliased
         batch = self.trainer.train_dataloader.batch_size
-        images = torch.zeros(k, batch, self.hparams.input_size, device=self.device)
+        images = torch.zeros(k, batch, *self.hparams.input_shape, device=self.device)
         labels = torch.zeros(k, batch, dtype=torch.long, device=self.device)
         hyper = torch.full((k, 5), 0.5, device=self.device)
         started = time.perf_counter()
@@ -203,10 +222,9 @@ class FastMLPClassifier(MLPClassifier):
         return compiled
 
     def optimizer_class(self) -> type[Optimizer]:
-        """On the CPU, the same optimizer without the per-step graph-capture check."""
-        if self.device.type != "cpu":
-            return super().optimizer_class()
-        return CPUAdamW if self.hparams.optimizer == "adamw" else CPUAdam
+        """On the CPU, the optimizer :class:`Classifier` builds, without the per-step graph-capture check."""
+        optimizer = super().optimizer_class()
+        return WITHOUT_CAPTURE_CHECK.get(optimizer, optimizer) if self.device.type == "cpu" else optimizer
 
     def training_step(self, dataloader_iter: Iterator[tuple[tuple[Tensor, Tensor], int, int]]) -> None:
         """One optimizer step on each of the next ``steps_per_call`` batches from Lightning's iterator.
@@ -307,3 +325,7 @@ class FastMLPClassifier(MLPClassifier):
             progress.increment_completed()
 
         return step
+
+
+# the name of earlier versions
+FastMLPClassifier = FastClassifier

@@ -1,83 +1,118 @@
-"""Training logic around the MLP: the loss, the optimizer, and what each stage logs."""
+"""Training logic around a network that is passed in: the loss, the optimizer, and what each stage logs."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import lightning as L
 import torch
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.optim import Optimizer
 
-from mnist_lit.errors import MnistLitError
+from mnist_lit.data.registry import dataset_info
+from mnist_lit.errors import ArgumentError, MnistLitError
 from mnist_lit.metrics import LossAndAccuracy
-from mnist_lit.network import MLP
+from mnist_lit.nets import Standardize
+from mnist_lit.nets.spec import NetFactory, build_net, legacy_state_dict, net_spec, same_net
 
-# mean and standard deviation of MNIST's 60,000 training images, pixels scaled to [0, 1]
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+# checkpoints written since the network is passed in; earlier ones hold the MLP's layers one index lower
+CHECKPOINT_FORMAT = 2
+# what earlier versions standardised every dataset with, when asked to (MNIST's mean and std)
+LEGACY_MEAN_STD = (0.1307, 0.3081)
 
 
-class MLPClassifier(L.LightningModule):
-    """An MLP digit classifier trained with Adam on cross-entropy.
+class Classifier(L.LightningModule):
+    """An image classifier trained with Adam on cross-entropy: the textbook's training, any network.
 
     The defaults are the textbook's recipe; ``optimizer``, ``weight_decay``, ``lr_schedule`` and
-    ``label_smoothing`` change only how the same network is trained (``configs/*_tuned.yaml``). The
-    configs train it through :class:`mnist_lit.FastMLPClassifier`, which makes the same updates faster.
+    ``label_smoothing`` change only how the network is trained (``configs/*_tuned.yaml``). The configs train
+    it through :class:`mnist_lit.FastClassifier`, which makes the same updates faster.
 
     Args:
-        hidden_sizes: Widths of the hidden layers: ``[64]`` or ``[64, 1024]`` in the textbook.
-        lr: Adam's learning rate (with ``lr_schedule: one_cycle``, the peak).
-        input_size: Pixels per image (784 for 28×28).
-        num_classes: Number of classes (10 digits).
+        net: The network: a class (or ``functools.partial`` of one) that takes one image's shape and the
+            number of classes, then its own arguments: :class:`mnist_lit.nets.MLP` (the textbook's),
+            :class:`mnist_lit.nets.LeNet5`, or your own. A config chooses it by ``class_path`` under
+            ``model.init_args.net``. Left out, an MLP of ``hidden_sizes``.
+        lr: The learning rate (with ``lr_schedule: one_cycle``, the peak).
+        input_shape: One image's shape, ``(channels, height, width)``; the CLI fills it in from the dataset.
+        num_classes: Number of classes (10 digits); the CLI fills it in from the dataset.
         class_names: What to call each class in reports; the CLI fills it in from the dataset, and the
             checkpoint keeps it. ``None`` numbers them.
-        normalize: Standardise the [0, 1] pixels with MNIST's mean and std before the network. It is part of
-            the model, so a checkpoint always gets the preprocessing it was trained with.
-        compile: Compile the inner network with ``torch.compile`` (in place, so checkpoints keep their keys).
-        optimizer: ``adam`` (the textbook's) or ``adamw`` (Adam with decoupled weight decay).
-        weight_decay: AdamW's decoupled weight decay (Adam's would be an L2 penalty).
+        normalize: Standardise the [0, 1] pixels with the dataset's mean and std before the network. They
+            are buffers of the model, so a checkpoint always carries the preprocessing it was trained with.
+        dataset: Whose mean and std ``normalize`` uses (the CLI fills it in from ``--data.dataset``).
+        compile: Compile the network with ``torch.compile`` (in place, so checkpoints keep their keys).
+        optimizer: ``adam`` (the textbook's), ``adamw`` (Adam with decoupled weight decay) or ``sgd`` (with
+            momentum 0.9).
+        weight_decay: AdamW's decoupled weight decay (Adam's and SGD's: an L2 penalty).
         lr_schedule: ``constant`` (the textbook's), ``one_cycle`` (warm up to ``lr`` over the first 30% of
             the steps, then anneal to near zero) or ``cosine`` (from ``lr`` down to zero), stepped every batch.
         label_smoothing: Train towards ``1 - label_smoothing`` on the true class and the rest spread over the
             others, so the network stops pushing its logits apart once it is right; evaluation is unchanged.
+        hidden_sizes: The MLP's hidden widths when ``net`` is left out (``[64]`` or ``[64, 1024]``): how
+            configs and checkpoints of earlier versions chose the network.
+        input_size: Pixels per image, as earlier versions' checkpoints recorded it; kept so they load.
     """
 
     def __init__(
         self,
-        hidden_sizes: tuple[int, ...] = (64,),
+        net: NetFactory | None = None,
         lr: float = 1e-3,
-        input_size: int = 784,
+        input_shape: Sequence[int] = (1, 28, 28),
         num_classes: int = 10,
         class_names: list[str] | None = None,
         normalize: bool = False,
+        dataset: str = "mnist",
         compile: bool = False,
-        optimizer: Literal["adam", "adamw"] = "adam",
+        optimizer: Literal["adam", "adamw", "sgd"] = "adam",
         weight_decay: float = 0.0,
         lr_schedule: Literal["constant", "one_cycle", "cosine"] = "constant",
         label_smoothing: float = 0.0,
+        hidden_sizes: Sequence[int] | None = None,
+        input_size: int | None = None,
     ) -> None:
         super().__init__()
-        if not hidden_sizes or min(hidden_sizes) <= 0:
-            raise MnistLitError(
-                f"--model.hidden_sizes must list one or more positive layer widths, got {list(hidden_sizes)}. "
-                "Use for example [64] or [64, 1024]."
-            )
         if class_names is not None and len(class_names) != num_classes:
-            raise MnistLitError(
-                f"--model.class_names names {len(class_names)} classes but num_classes is {num_classes}. "
-                "Leave class_names out, or name every class once."
+            raise ArgumentError(
+                f"{{name}} names {len(class_names)} classes but num_classes is {num_classes}. Leave it out, or name "
+                "every class once.",
+                "class_names",
+                "--model.class_names",
             )
         if lr <= 0:
-            raise MnistLitError(f"--model.lr must be positive, got {lr}. The textbook uses 0.001.")
-        if weight_decay < 0 or not 0 <= label_smoothing < 1:
-            raise MnistLitError(
-                f"--model.weight_decay must be at least 0 and --model.label_smoothing from 0 to below 1, got "
-                f"{weight_decay} and {label_smoothing}. Typical values: 0.05 and 0.1 (0 and 0 are the textbook's)."
+            raise ArgumentError(f"{{name}} must be positive, got {lr}. The textbook uses 0.001.", "lr", "--model.lr")
+        if weight_decay < 0:
+            raise ArgumentError(
+                f"{{name}} must be at least 0, got {weight_decay}. Typical: 0.05 (0 is the textbook's).",
+                "weight_decay",
+                "--model.weight_decay",
             )
+        if not 0 <= label_smoothing < 1:
+            raise ArgumentError(
+                f"{{name}} must be from 0 to below 1, got {label_smoothing}. Typical: 0.1 (0 is the textbook's).",
+                "label_smoothing",
+                "--model.label_smoothing",
+            )
+        if input_size is not None and input_size != torch.Size(input_shape).numel():
+            input_shape = (input_size,)  # an earlier version's checkpoint of another dataset: the MLP flattens
         self.save_hyperparameters()
-        self.net = MLP(input_size, hidden_sizes, num_classes)
+        # plain data (a config's or a checkpoint's spec as it is), so the checkpoint loads with weights_only
+        self.hparams.net = net_spec(self.hparams.net, hidden_sizes)
+        legacy_mlp = net_spec(None, hidden_sizes)
+        if net is not None and hidden_sizes is not None and not same_net(self.hparams.net, legacy_mlp):
+            raise ArgumentError(
+                f"{{name}}={list(hidden_sizes)} chooses an MLP, but the network is chosen already (net). Give the "
+                "MLP's widths as --model.net.init_args.hidden_sizes on the command line, or as net: {class_path: "
+                "mnist_lit.nets.MLP, init_args: {hidden_sizes: [...]}} in a config.",
+                "hidden_sizes",
+                "--model.hidden_sizes",
+            )
+        self.net = build_net(self.hparams.net, input_shape, num_classes)
+        info = dataset_info(dataset)
+        self.standardize = Standardize(info.mean, info.std) if normalize else nn.Identity()
         if compile:
             self.net.compile()
         # one metric object per stage, so their states never mix
@@ -91,10 +126,8 @@ class MLPClassifier(L.LightningModule):
         return list(self.hparams.class_names or [str(c) for c in range(self.hparams.num_classes)])
 
     def forward(self, images: Tensor) -> Tensor:
-        """Logits for flattened images with pixels in [0, 1]."""
-        if self.hparams.normalize:
-            images = (images - MNIST_MEAN) / MNIST_STD
-        return self.net(images)
+        """Logits for images ``[N, channels, height, width]`` with pixels in [0, 1]."""
+        return self.net(self.standardize(images))
 
     def shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, Tensor]:
         """The batch's loss and logits; the stage's loss and accuracy accumulate for the epoch."""
@@ -164,17 +197,16 @@ class MLPClassifier(L.LightningModule):
         metrics.reset()
 
     def optimizer_class(self) -> type[Optimizer]:
-        """Adam, or AdamW with decoupled weight decay."""
-        return torch.optim.AdamW if self.hparams.optimizer == "adamw" else torch.optim.Adam
+        """The optimizer ``optimizer`` names."""
+        return OPTIMIZERS[self.hparams.optimizer]
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig | Optimizer:
-        # fused: torch's one-kernel implementation of the whole update, where it has one
-        optimizer = self.optimizer_class()(
-            self.parameters(),
-            lr=self.hparams.lr,
-            weight_decay=self.hparams.weight_decay,
-            fused=self.device.type in ("cpu", "cuda"),
-        )
+        optimizer_class, options = self.optimizer_class(), {"weight_decay": self.hparams.weight_decay}
+        if self.hparams.optimizer == "sgd":
+            options["momentum"] = 0.9
+        if self.device.type in ("cpu", "cuda"):
+            options["fused"] = True  # torch's one-kernel implementation of the whole update
+        optimizer = optimizer_class(self.parameters(), lr=self.hparams.lr, **options)
         if self.hparams.lr_schedule == "constant":
             return optimizer
         steps = self.trainer.estimated_stepping_batches
@@ -183,3 +215,22 @@ class MLPClassifier(L.LightningModule):
         else:
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["mnist_lit_format"] = CHECKPOINT_FORMAT
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get("mnist_lit_format", 1) >= CHECKPOINT_FORMAT:
+            return
+        state = legacy_state_dict(checkpoint["state_dict"])
+        if self.hparams.normalize:  # earlier versions standardised every dataset with MNIST's statistics
+            mean, std = LEGACY_MEAN_STD
+            state |= {"standardize.mean": torch.full_like(self.standardize.mean, mean),
+                      "standardize.std": torch.full_like(self.standardize.std, std)}  # fmt: skip
+        checkpoint["state_dict"] = state
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+# the name of earlier versions, whose class built its MLP itself
+MLPClassifier = Classifier

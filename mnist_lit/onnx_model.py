@@ -1,7 +1,7 @@
 """A model exported by `export`, run by ONNX Runtime: classifying digits without torch.
 
 Needs NumPy and ``onnxruntime`` only (``pip install onnxruntime``, or the ``[onnx]`` extra). The model
-card that `export` wrote into the file's metadata (dataset, class names, input size, checkpoint,
+card that `export` wrote into the file's metadata (dataset, class names, input shape, network, checkpoint,
 project version) comes back as :attr:`OnnxClassifier.card`.
 """
 
@@ -16,8 +16,10 @@ from mnist_lit.errors import MnistLitError
 
 INPUT = "images"
 OUTPUT = "probs"
-# the card's keys whose values are JSON (the ONNX metadata holds strings only)
-JSON_KEYS = ("class_names", "image_shape", "hidden_sizes", "input_size", "normalize")
+# the card's keys whose values are JSON (the ONNX metadata holds strings only); earlier versions wrote
+# hidden_sizes and input_size (their graphs take flattened images) where this one writes net and input_shape
+JSON_KEYS = ("class_names", "image_shape", "input_shape", "net", "normalize", "hidden_sizes", "input_size")
+REQUIRED_KEYS = ("class_names", "image_shape", "normalize")
 
 
 def is_onnx(path: object) -> bool:
@@ -31,7 +33,7 @@ def card_as_metadata(card: dict) -> dict[str, str]:
 
 
 class OnnxClassifier:
-    """An exported model: ``probabilities(images)`` for flattened digits, and the card it was exported with.
+    """An exported model: ``probabilities(images)`` for images, and the card it was exported with.
 
     Args:
         path: An ``.onnx`` file written by ``python -m mnist_lit export``.
@@ -64,7 +66,7 @@ class OnnxClassifier:
             ) from err
         metadata = self.session.get_modelmeta().custom_metadata_map
         names = ([i.name for i in self.session.get_inputs()], [o.name for o in self.session.get_outputs()])
-        if names != ([INPUT], [OUTPUT]) or not set(JSON_KEYS) <= set(metadata):
+        if names != ([INPUT], [OUTPUT]) or not set(REQUIRED_KEYS) <= set(metadata):
             raise MnistLitError(
                 f"{path} is an ONNX model, but not one written by mnist_lit's `export` (it takes {names[0]} and "
                 f"gives {names[1]}, and its metadata lacks the model card). Export the model with "
@@ -77,9 +79,12 @@ class OnnxClassifier:
         return list(self.card["class_names"])
 
     @property
-    def input_size(self) -> int:
-        return int(self.card["input_size"])
+    def input_shape(self) -> list[int]:
+        """One image as the graph takes it: ``[channels, height, width]``, or ``[pixels]`` (earlier exports)."""
+        return list(self.card.get("input_shape") or [self.card["input_size"]])
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities ``[N, classes]`` of flattened digits ``[N, input_size]`` with pixels in [0, 1]."""
-        return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(images, dtype=np.float32)})[0]
+        """Class probabilities ``[N, classes]`` of images (any shape holding ``input_shape``'s pixels each,
+        ``[N, 28, 28]`` say) with pixels in [0, 1]."""
+        images = np.ascontiguousarray(images, dtype=np.float32).reshape(len(images), *self.input_shape)
+        return self.session.run([OUTPUT], {INPUT: images})[0]

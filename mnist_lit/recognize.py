@@ -24,7 +24,7 @@ from mnist_lit.onnx_model import OnnxClassifier, is_onnx
 from mnist_lit.predictions import Prediction, predictions_from
 
 if TYPE_CHECKING:
-    from mnist_lit.model import MLPClassifier
+    from mnist_lit.model import Classifier
 
 Inputs = str | Path | Sequence[str | Path] | np.ndarray | Any | Image.Image | Sequence[Image.Image] | DigitInputs
 
@@ -43,7 +43,7 @@ def as_digit_inputs(inputs: Inputs, max_megapixels: float = DEFAULT_MAX_MEGAPIXE
 
 
 def classify(
-    model: MLPClassifier | OnnxClassifier | str | Path,
+    model: Classifier | OnnxClassifier | str | Path,
     inputs: Inputs,
     batch_size: int = 1000,
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
@@ -51,7 +51,7 @@ def classify(
     """Classify digits with a trained model; one :class:`Prediction` per input, in input order.
 
     Args:
-        model: A trained :class:`MLPClassifier` or the path of a checkpoint written by `fit`; or an exported
+        model: A trained :class:`Classifier` or the path of a checkpoint written by `fit`; or an exported
             model (:class:`OnnxClassifier`, or the path of an ``.onnx`` file written by `export`), which
             runs on ONNX Runtime without torch.
         inputs: What to classify: a path or a list of paths (image files, folders of them, ``.npy`` arrays
@@ -70,13 +70,13 @@ def classify(
         model = OnnxClassifier(model)
     probabilities = model.probabilities if isinstance(model, OnnxClassifier) else _torch_probabilities(model)
     digits = as_digit_inputs(inputs, max_megapixels)
-    flat = digits.images.reshape(len(digits.images), int(np.prod(digits.images.shape[1:])))  # 0 rows too
-    probs = [probabilities(flat[start : start + batch_size]) for start in range(0, len(flat), batch_size)]
+    images = digits.images
+    probs = [probabilities(images[start : start + batch_size]) for start in range(0, len(images), batch_size)]
     probs_all = np.concatenate(probs) if probs else np.empty((0, 1), dtype=np.float32)  # nothing readable
     return predictions_from(digits.names, digits.positions, probs_all, digits.errors)
 
 
-def _torch_probabilities(model: MLPClassifier | str | Path) -> Callable[[np.ndarray], np.ndarray]:
+def _torch_probabilities(model: Classifier | str | Path) -> Callable[[np.ndarray], np.ndarray]:
     """The checkpoint's (or the module's) class probabilities as a function of NumPy images."""
     import torch
 
@@ -87,7 +87,8 @@ def _torch_probabilities(model: MLPClassifier | str | Path) -> Callable[[np.ndar
 
     def probabilities(images: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            logits = classifier(torch.from_numpy(images).to(classifier.device))
+            shaped = torch.from_numpy(images).reshape(len(images), *classifier.hparams.input_shape)
+            logits = classifier(shaped.to(classifier.device))
             return logits.softmax(dim=1).float().cpu().numpy()
 
     return probabilities

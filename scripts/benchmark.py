@@ -5,8 +5,8 @@
 Four sides, interleaved round by round so that the machine's slow and fast spells fall on every side:
 (a) a plain loop with default Adam and (b) with fused Adam, in processes that never import Lightning
 (Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` at import, which makes torch's own Adam query NVML on
-every CPU step, a cost a plain-PyTorch user never pays); (c) the idiomatic ``MLPClassifier`` and (d) the
-configs' ``FastMLPClassifier``, both through ``cli_main(["fit", ...])`` exactly as the CLI builds them.
+every CPU step, a cost a plain-PyTorch user never pays); (c) the idiomatic ``Classifier`` and (d) the
+configs' ``FastClassifier``, both through ``cli_main(["fit", ...])`` exactly as the CLI builds them.
 The first epoch of each run is warm-up and is not counted; the minimum and median over the remaining
 epochs are reported, with test accuracy. Each side runs as ``benchmark.py --side NAME`` (JSON on stdout).
 """
@@ -34,9 +34,9 @@ HIDDEN = {"one": (64,), "two": (64, 1024)}
 SIDES = {
     "plain-default": "plain loop, default Adam",
     "plain-fused": "plain loop, fused Adam",
-    "idiomatic": "MLPClassifier (idiomatic)",
-    "fast": "FastMLPClassifier (the configs)",
-    "compiled": "FastMLPClassifier, compiled steps",  # only with --compiled-steps K
+    "idiomatic": "Classifier (idiomatic)",
+    "fast": "FastClassifier (the configs)",
+    "compiled": "FastClassifier, compiled steps",  # only with --compiled-steps K
 }
 
 
@@ -80,7 +80,7 @@ def project_run(args: argparse.Namespace, side: str, out_dir: str) -> dict:
     """
     from mnist_lit import EpochTimer, cli_main
 
-    extra = ["--model", "mnist_lit.MLPClassifier"] if side == "idiomatic" else []
+    extra = ["--model", "mnist_lit.Classifier"] if side == "idiomatic" else []
     if args.steps_per_call and side != "idiomatic":
         extra += ["--model.steps_per_call", str(args.steps_per_call)]
     if side == "compiled":

@@ -16,14 +16,11 @@ import sys
 from pathlib import Path
 
 import yaml
-from matplotlib.figure import Figure
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_lit.atomic import write_figure, write_file
 from mnist_lit.errors import MnistLitError, exits_on_user_error
+from mnist_lit.plots import plot_curves, read_scalars
 
-# per panel: its title, the per-epoch curves, and the test score drawn as a level line
-CURVES = (("loss", ("train/loss", "val/loss"), "test/loss"), ("accuracy", ("train/acc", "val/acc"), "test/acc"))
 # a report is written whole or not at all: the one before it, if any, is kept
 ADVICE = "Run the script again once there is room, or choose another folder with --out DIR."
 FIGURES = (("Confusion matrix", "confusion/confusion_matrix.png"), ("Misclassified", "misclassified/misclassified.png"))
@@ -46,30 +43,6 @@ def test_runs_of(run_dir: Path) -> list[Path]:
     ]
 
 
-def read_scalars(run_dir: Path) -> dict[str, list[float]]:
-    """Every scalar logged in a run, in logging order (one point per epoch here)."""
-    events = EventAccumulator(str(run_dir)).Reload()
-    return {tag: [event.value for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
-
-
-def plot_curves(scalars: dict[str, list[float]], tested: str) -> Figure:
-    """Train and validation curves per epoch; the test score of the ``tested`` checkpoint as a dashed line."""
-    fig = Figure(figsize=(10, 4))
-    for position, (title, tags, test_tag) in enumerate(CURVES, start=1):
-        ax = fig.add_subplot(1, 2, position)
-        for tag in tags:
-            if tag in scalars:
-                ax.plot(range(1, len(scalars[tag]) + 1), scalars[tag], marker="o", markersize=3, label=tag)
-        if test_tag in scalars:
-            ax.axhline(scalars[test_tag][-1], color="black", linestyle="--", label=f"{test_tag} ({tested})")
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.legend()
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
 def newest_file(runs: list[Path], relative: str) -> Path | None:
     """``relative`` in the newest of ``runs`` that has it."""
     return next((run / relative for run in reversed(runs) if (run / relative).is_file()), None)
@@ -79,6 +52,14 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
         "| " + " | ".join(str(cell) for cell in row) + " |" for row in rows
     ]
+
+
+def flattened(prefix: str, values: dict) -> dict:
+    """Nested settings as ``prefix.key.subkey`` rows: the network's ``model.net.init_args.hidden_sizes``."""
+    rows = {}
+    for key, value in values.items():
+        rows |= flattened(f"{prefix}.{key}", value) if isinstance(value, dict) else {f"{prefix}.{key}": value}
+    return rows
 
 
 def write_report(run_dir: Path, out_dir: Path) -> Path:
@@ -98,7 +79,7 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
     config = read_config(run_dir)
     model = config.get("model") or {}
     hyper = {"model": model.get("class_path")} if "class_path" in model else {}
-    hyper |= {f"model.{key}": value for key, value in (model.get("init_args", model) or {}).items()}
+    hyper |= flattened("model", model.get("init_args", model) or {})
     hyper |= {f"data.{key}": value for key, value in (config.get("data") or {}).items()}
     hyper |= {
         "trainer.max_epochs": (config.get("trainer") or {}).get("max_epochs"),

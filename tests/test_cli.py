@@ -37,7 +37,7 @@ def test_fit_logs_config_and_epoch_metrics(trained: tuple[Path, Path, Path]) -> 
     run_dir = checkpoint.parent.parent
     assert run_dir.parent == log_dir / "one_hidden"  # TensorBoard logs per config
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert saved["model"]["init_args"]["hidden_sizes"] == [64]
+    assert saved["model"]["init_args"]["net"]["init_args"] == {"hidden_sizes": [64]}
     assert saved["seed_everything"] == 42
     events = EventAccumulator(str(run_dir)).Reload()
     assert {"train/loss", "train/acc", "time/epoch_s"} <= set(events.Tags()["scalars"])
@@ -121,7 +121,7 @@ def test_print_config_round_trips(capsys) -> None:
         cli_main(["fit", "--config", str(CONFIGS / "two_hidden.yaml"), "--print_config"])
     assert exit_info.value.code == 0
     config = yaml.safe_load(capsys.readouterr().out)
-    assert config["model"]["init_args"]["hidden_sizes"] == [64, 1024]
+    assert config["model"]["init_args"]["net"]["init_args"]["hidden_sizes"] == [64, 1024]
     assert config["model"]["init_args"]["lr"] == 0.001
     assert config["data"]["batch_size"] == 32 and config["data"]["val_size"] == 0
     assert config["trainer"]["max_epochs"] == 20

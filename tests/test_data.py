@@ -32,13 +32,13 @@ def test_shuffled_loader_covers_every_item_and_follows_seed_and_epoch() -> None:
     assert torch.equal(second, torch.cat([y for _, y in again]))  # a resumed run gets the same epoch order
 
 
-def test_datamodule_serves_flat_unit_range_tensors(fake_data_dir: Path) -> None:
+def test_datamodule_serves_images_in_their_shape_in_the_unit_range(fake_data_dir: Path) -> None:
     dm = MNISTDataModule(str(fake_data_dir), batch_size=32, download=False)
     dm.prepare_data()
     dm.setup("fit")
     dm.setup("test")
     images, labels = next(iter(dm.train_dataloader()))
-    assert images.shape == (32, 784) and images.dtype == torch.float32
+    assert images.shape == (32, 1, 28, 28) and images.dtype == torch.float32
     assert labels.dtype == torch.int64
     assert images.min() == 0.0 and images.max() == 1.0  # the textbook's scaling
     assert sum(len(y) for _, y in dm.test_dataloader()) == 200  # nothing dropped from evaluation
@@ -53,11 +53,12 @@ def test_validation_split_is_seeded_and_disjoint(fake_data_dir: Path) -> None:
 
     train, val = split(0)
     assert len(train) == 500 and len(val) == 100
+    train, val = train.flatten(1), val.flatten(1)
     train_rows = {tuple(row.tolist()) for row in train}
     assert len(train_rows) == 500  # the generated images are all different, so rows stand for images
     assert not any(tuple(row.tolist()) in train_rows for row in val)  # no validation image is trained on
-    assert torch.equal(split(0)[1], val)
-    assert not torch.equal(split(1)[1], val)
+    assert torch.equal(split(0)[1].flatten(1), val)
+    assert not torch.equal(split(1)[1].flatten(1), val)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import torch
 from torchvision.datasets import CIFAR10, KMNIST, FashionMNIST
 
 from mnist_lit import MNISTDataModule, MnistLitError, cli_main
-from mnist_lit.data import cifar_files, ensure_files, install_files, load_split, raw_files
+from mnist_lit.data import DATASETS, cifar_files, ensure_files, install_files, load_split, raw_files
 from tests.helpers import cli_args, fails, idx_bytes, learnable_digits
 
 
@@ -36,13 +36,15 @@ def test_the_datamodule_describes_its_dataset(fake_fashion_dir: Path) -> None:
     assert data.class_names == list(FashionMNIST.classes) and data.num_classes == 10 and data.num_features == 784
     data.prepare_data()
     data.setup("test")
-    assert data.splits["test"][0].shape == (200, 784)
+    assert data.splits["test"][0].shape == (200, 1, 28, 28) and data.input_shape == (1, 28, 28)
 
 
 def test_fit_links_the_model_to_the_dataset_and_reports_name_the_classes(fake_fashion_dir: Path, tmp_path) -> None:
     fashion = ("--data.dataset", "fashion_mnist")
-    fit = cli_main(cli_args("fit", fake_fashion_dir, tmp_path / "logs", "--trainer.max_epochs", "1", *fashion))
+    fit = cli_main(cli_args("fit", fake_fashion_dir, tmp_path / "logs", "--trainer.max_epochs", "1", *fashion,
+                            "--model.normalize", "true"))  # fmt: skip
     assert fit.model.hparams.class_names == list(FashionMNIST.classes)
+    assert fit.model.standardize.mean.item() == pytest.approx(DATASETS["fashion_mnist"].mean[0])  # its own
     checkpoint = fit.trainer.checkpoint_callback.last_model_path
     assert torch.load(checkpoint, weights_only=True)["hyper_parameters"]["class_names"][0] == "T-shirt/top"
     test = cli_main(cli_args("test", fake_fashion_dir, tmp_path / "logs", "--ckpt_path", checkpoint, *fashion))
@@ -72,7 +74,7 @@ def test_kmnist_files_are_checked_by_their_idx_layout(fake_kmnist_dir: Path) -> 
 def test_kmnist_trains_under_its_class_names(fake_kmnist_dir: Path, tmp_path: Path) -> None:
     kmnist = ("--data.dataset", "kmnist", "--trainer.max_epochs", "1")
     fit = cli_main(cli_args("fit", fake_kmnist_dir, tmp_path / "logs", *kmnist))
-    assert fit.model.class_names == list(KMNIST.classes) and fit.model.net[0].in_features == 784
+    assert fit.model.class_names == list(KMNIST.classes) and fit.model.net[1].in_features == 784
     assert float(fit.trainer.callback_metrics["train/acc"]) > 0.5  # the generated classes are learnable
 
 
@@ -137,7 +139,7 @@ def test_cifar10_builds_a_3072_input_model_and_its_reports_name_the_classes(
     install_files(fake_cifar_source, data_dir, "cifar10")
     cifar = ("--data.dataset", "cifar10")
     fit = cli_main(cli_args("fit", data_dir, logs, "--trainer.max_epochs", "2", *cifar, config="two_hidden.yaml"))
-    assert fit.model.hparams.input_size == 3072 and fit.model.net[0].in_features == 3072
+    assert fit.model.hparams.input_shape == (3, 32, 32) and fit.model.net[1].in_features == 3072
     checkpoint = fit.trainer.checkpoint_callback.last_model_path
     test = cli_main(cli_args("test", data_dir, logs, "--ckpt_path", checkpoint, *cifar, config="two_hidden.yaml"))
     assert float(test.trainer.callback_metrics["test/acc"]) > 0.5

@@ -47,7 +47,7 @@ def export(data_dir: Path, log_dir: Path, *extra: str, config: str = "one_hidden
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("config", ["one_hidden.yaml", "two_hidden.yaml"])
+@pytest.mark.parametrize("config", ["one_hidden.yaml", "two_hidden.yaml", "cnn.yaml"])
 def test_the_export_gives_the_checkpoints_answers_on_the_whole_test_set(
     real_mnist: Path, tmp_path: Path, config: str, capsys: pytest.CaptureFixture
 ) -> None:
@@ -70,9 +70,10 @@ def test_the_export_gives_the_checkpoints_answers_on_the_whole_test_set(
 
     card = session.get_modelmeta().custom_metadata_map
     assert card["dataset"] == "mnist" and json.loads(card["class_names"]) == [str(d) for d in range(10)]
-    assert card["checkpoint"] == str(checkpoint) and card["version"] and json.loads(card["input_size"]) == 784
-    hidden = {"one_hidden.yaml": [64], "two_hidden.yaml": [64, 1024]}[config]
-    assert json.loads(card["hidden_sizes"]) == hidden and json.loads(card["image_shape"]) == [28, 28]
+    assert card["checkpoint"] == str(checkpoint) and card["version"] and json.loads(card["input_shape"]) == [1, 28, 28]
+    net = {"one_hidden.yaml": {"hidden_sizes": [64]}, "two_hidden.yaml": {"hidden_sizes": [64, 1024]},
+           "cnn.yaml": {"channels": [6, 16], "hidden_sizes": [120, 84]}}[config]  # fmt: skip
+    assert json.loads(card["net"])["init_args"] == net and json.loads(card["image_shape"]) == [28, 28]
 
 
 @pytest.fixture
@@ -141,9 +142,9 @@ def test_serve_takes_the_onnx_model_without_torch(exported: tuple[Path, Path]) -
 def test_the_onnx_model_carries_its_card(exported: tuple[Path, Path]) -> None:
     checkpoint, model = exported
     onnx_model = OnnxClassifier(model)
-    assert onnx_model.card["checkpoint"] == str(checkpoint) and onnx_model.input_size == 784
+    assert onnx_model.card["checkpoint"] == str(checkpoint) and onnx_model.input_shape == [1, 28, 28]
     assert onnx_model.class_names == [str(d) for d in range(10)] and onnx_model.card["normalize"] is False
-    probs = onnx_model.probabilities(np.zeros((3, 784), np.float32))
+    probs = onnx_model.probabilities(np.zeros((3, 28, 28), np.float32))
     assert probs.shape == (3, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
 
 
@@ -166,7 +167,7 @@ def test_bad_exports_are_refused_with_the_fix(
     data_dir, log_dir, checkpoint = trained
     ckpt = ["--ckpt_path", str(checkpoint)]
     other = cli_args("export", data_dir, log_dir, *ckpt, "--output", str(tmp_path / "m.onnx"), config="two_hidden.yaml")
-    assert "holds a network with hidden_sizes=[64]" in fails(other, capsys)
+    assert "holds the network MLP(hidden_sizes=[64])" in fails(other, capsys)
     (tmp_path / "a_file").write_text("x")
     unwritable = cli_args("export", data_dir, log_dir, *ckpt, "--output", str(tmp_path / "a_file" / "m.onnx"))
     err = fails(unwritable, capsys)

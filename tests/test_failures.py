@@ -38,7 +38,7 @@ def test_unreadable_checkpoint(damage: str, checkpoint: Path, fake_data_dir: Pat
 def test_checkpoint_of_another_architecture(checkpoint: Path, fake_data_dir: Path, tmp_path: Path, capsys) -> None:
     args = cli_args("test", fake_data_dir, tmp_path / "logs", "--ckpt_path", str(checkpoint), config="two_hidden.yaml")
     err = fails(args, capsys)
-    assert "hidden_sizes=[64]" in err and "hidden_sizes=[64, 1024]" in err
+    assert "MLP(hidden_sizes=[64])" in err and "MLP(hidden_sizes=[64, 1024])" in err
 
 
 def test_unwritable_log_dir_fails_before_training(fake_data_dir: Path, tmp_path: Path, capsys) -> None:
@@ -59,7 +59,12 @@ def test_gpu_requested_without_one(fake_data_dir: Path, tmp_path: Path, capsys) 
     ("flag", "value", "words"),
     [
         ("--model.lr", "0", "--model.lr must be positive"),
-        ("--model.hidden_sizes", "[64, 0]", "positive layer widths"),
+        ("--model.net.init_args.hidden_sizes", "[64, 0]", "positive layer widths"),
+        (
+            "--model.hidden_sizes",
+            "[64, 1024]",
+            "is chosen already (net). Give the MLP's widths as --model.net.init_args",
+        ),
         ("--data.batch_size", "0", "Batch sizes must be positive"),
         ("--data.val_size", "60000", "--data.val_size must be from 0 to 59999"),
     ],

@@ -1,4 +1,4 @@
-"""FastMLPClassifier, the configs' speed path: exactly the idiomatic MLPClassifier's training, faster."""
+"""FastClassifier, the configs' speed path: exactly the idiomatic Classifier's training, faster."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import lightning as L
 import pytest
 import torch
 
-from mnist_lit import FastMLPClassifier, MLPClassifier, MnistLitError, cli_main
+from mnist_lit import Classifier, FastClassifier, MnistLitError, cli_main
 from mnist_lit.fast import SkipGraphCaptureCheck
 from tests.helpers import CONFIGS, REPO, cli_args, import_script
 
@@ -35,14 +35,16 @@ class CountsBackward(L.Callback):
     [
         ("one_hidden.yaml", ()),  # 600 images: 19 batches per epoch, so calls of 7, 7 and 5
         ("two_hidden_tuned.yaml", ("--data.val_size", "100")),  # one-cycle, AdamW, shifts; 16 batches: 7, 7, 2
+        ("cnn.yaml", ()),  # any network
+        ("one_hidden.yaml", ("--model.optimizer", "sgd")),  # the optimizer the idiomatic class builds, not Adam
     ],
 )
 def test_the_fast_path_trains_exactly_what_the_idiomatic_class_trains(
     config: str, extra: tuple[str, ...], fake_data_dir: Path, tmp_path: Path
 ) -> None:
-    plain = fit(fake_data_dir, tmp_path / "plain", *extra, "--model", "mnist_lit.MLPClassifier", config=config)
+    plain = fit(fake_data_dir, tmp_path / "plain", *extra, "--model", "mnist_lit.Classifier", config=config)
     fast = fit(fake_data_dir, tmp_path / "fast", *extra, "--model.steps_per_call", "7", config=config)
-    assert type(plain.model) is MLPClassifier and type(fast.model) is FastMLPClassifier
+    assert type(plain.model) is Classifier and type(fast.model) is FastClassifier
     batches = len(plain.datamodule.train_dataloader())
     assert fast.trainer.global_step == plain.trainer.global_step == 2 * batches  # every step counted
     for key, weights in plain.model.state_dict().items():
@@ -71,19 +73,19 @@ def test_max_steps_stops_within_a_call(fake_data_dir: Path, tmp_path: Path) -> N
 
 def test_steps_per_call_must_be_positive() -> None:
     with pytest.raises(MnistLitError, match="steps_per_call must be at least 1"):
-        FastMLPClassifier(steps_per_call=0)
+        FastClassifier(steps_per_call=0)
 
 
 def test_model_flags_work_without_init_args_and_the_class_can_be_switched(capsys) -> None:
     with pytest.raises(SystemExit):
         cli_main(["fit", "--config", str(CONFIGS / "one_hidden.yaml"), "--model.lr", "0.01", "--print_config"])
     printed = capsys.readouterr().out
-    assert "class_path: mnist_lit.FastMLPClassifier" in printed and "lr: 0.01" in printed
+    assert "class_path: mnist_lit.FastClassifier" in printed and "lr: 0.01" in printed
     with pytest.raises(SystemExit):
-        cli_main(["fit", "--config", str(CONFIGS / "one_hidden.yaml"), "--model", "mnist_lit.MLPClassifier",
+        cli_main(["fit", "--config", str(CONFIGS / "one_hidden.yaml"), "--model", "mnist_lit.Classifier",
                   "--print_config"])  # fmt: skip
     printed = capsys.readouterr().out
-    assert "class_path: mnist_lit.MLPClassifier" in printed and "steps_per_call" not in printed
+    assert "class_path: mnist_lit.Classifier" in printed and "steps_per_call" not in printed
 
 
 def test_torch_still_has_the_graph_capture_check_this_path_skips(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,7 +93,7 @@ def test_torch_still_has_the_graph_capture_check_this_path_skips(monkeypatch: py
     assert callable(getattr(torch.optim.Optimizer, "_accelerator_graph_capture_health_check", None))
     queries = []
     monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda *args, **kwargs: queries.append(args))
-    model = FastMLPClassifier()
+    model = FastClassifier()
     for parameter in model.parameters():
         parameter.grad = torch.ones_like(parameter)
     torch.optim.Adam(model.parameters(), fused=True).step()
@@ -106,7 +108,7 @@ def test_torch_still_has_the_graph_capture_check_this_path_skips(monkeypatch: py
 
 
 def test_the_idiomatic_class_is_plain_lightning() -> None:
-    model = MLPClassifier()
+    model = Classifier()
     assert model.automatic_optimization
     assert type(model.configure_optimizers()) is torch.optim.Adam
 
@@ -118,14 +120,14 @@ def test_benchmark_times_every_side_in_its_own_process(tmp_path: Path) -> None:
             "--compiled-steps", "5", "--data-dir", str(REPO / "data"), "--json", str(out)]  # fmt: skip
     assert import_script("benchmark").main(args) == 0
     results = json.loads(out.read_text())["results"]
-    assert list(results) == ["plain loop, default Adam", "plain loop, fused Adam", "MLPClassifier (idiomatic)",
-                             "FastMLPClassifier (the configs)", "FastMLPClassifier, compiled steps"]  # fmt: skip
+    assert list(results) == ["plain loop, default Adam", "plain loop, fused Adam", "Classifier (idiomatic)",
+                             "FastClassifier (the configs)", "FastClassifier, compiled steps"]  # fmt: skip
     for side in results.values():
         assert 0 < side["ms_per_step_min"] <= side["ms_per_step_median"]
         assert min(side["test_acc"]) > 0.5  # trained: 60 batches of real digits
-    fast, idiomatic = results["FastMLPClassifier (the configs)"], results["MLPClassifier (idiomatic)"]
+    fast, idiomatic = results["FastClassifier (the configs)"], results["Classifier (idiomatic)"]
     assert fast["test_acc"] == idiomatic["test_acc"]  # the same training, whatever the speed
-    compiled = results["FastMLPClassifier, compiled steps"]
+    compiled = results["FastClassifier, compiled steps"]
     assert abs(compiled["test_acc"][0] - fast["test_acc"][0]) < 0.01  # the same training within rounding
     fused = results["plain loop, fused Adam"]
     assert fast["ratio_to_fused_min"] == pytest.approx(fast["ms_per_step_min"] / fused["ms_per_step_min"])
@@ -138,7 +140,11 @@ COMPILED = ("--model.compiled_steps", "5")
 
 @pytest.mark.parametrize(
     ("config", "extra"),
-    [("one_hidden.yaml", ()), ("two_hidden_tuned.yaml", ("--data.val_size", "100"))],  # tuned: all recipe options
+    [
+        ("one_hidden.yaml", ()),
+        ("two_hidden_tuned.yaml", ("--data.val_size", "100", "--model.normalize", "true")),  # every recipe option
+        ("cnn.yaml", ()),
+    ],
 )
 def test_compiled_steps_train_what_eager_steps_train(config: str, extra: tuple, fake_data_dir: Path, tmp_path) -> None:
     """The same updates within rounding: but Adam divides each gradient by its own running size, so where
@@ -185,6 +191,20 @@ def test_compiled_steps_fall_back_to_eager_when_a_callback_needs_every_step(fake
     assert counter.calls == cli.trainer.global_step
 
 
+def test_compiled_steps_refuse_an_optimizer_they_do_not_implement(fake_data_dir, tmp_path, caplog) -> None:
+    lightning_log = logging.getLogger("lightning.pytorch")
+    lightning_log.addHandler(caplog.handler)
+    try:
+        cli = fit(fake_data_dir, tmp_path, *COMPILED, "--model.optimizer", "sgd", "--trainer.max_epochs", "1")
+    finally:
+        lightning_log.removeHandler(caplog.handler)
+    assert cli.model._compiled is None and type(cli.trainer.optimizers[0]).__mro__[1:3] == (
+        SkipGraphCaptureCheck,
+        torch.optim.SGD,
+    )
+    assert "compiled_steps=5: the compiled update implements Adam and AdamW, not sgd; training eager" in caplog.text
+
+
 def test_compiled_steps_must_fit_in_a_call() -> None:
     with pytest.raises(MnistLitError, match="compiled_steps must be from 0"):
-        FastMLPClassifier(steps_per_call=5, compiled_steps=10)
+        FastClassifier(steps_per_call=5, compiled_steps=10)

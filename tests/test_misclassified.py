@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import torch
 
-from mnist_lit import MisclassifiedDigits, MLPClassifier
+from mnist_lit import Classifier, MisclassifiedDigits
 
 
 def run_callback(
@@ -18,10 +18,11 @@ def run_callback(
     """Feed (logits, labels) batches through the callback's test hooks, as a Trainer would."""
     trainer = SimpleNamespace(log_dir=str(log_dir), default_root_dir=str(log_dir), is_global_zero=True, loggers=[],
                               datamodule=SimpleNamespace(image_shape=image_shape))  # fmt: skip
-    module = MLPClassifier(input_size=torch.Size(image_shape).numel())  # the titles use its class names
+    input_shape = (1, *image_shape) if len(image_shape) == 2 else image_shape
+    module = Classifier(input_shape=input_shape)  # the titles use its class names
     callback.on_test_epoch_start(trainer, module)
     for batch_idx, (logits, labels) in enumerate(batches):
-        images = torch.rand(len(labels), torch.Size(image_shape).numel())
+        images = torch.rand(len(labels), *input_shape)
         callback.on_test_batch_end(trainer, module, {"logits": logits}, (images, labels), batch_idx)
     callback.on_test_epoch_end(trainer, module)
     return log_dir / "misclassified"

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from mnist_lit import MLPClassifier, MNISTDataModule, MnistLitError, cli_main
+from mnist_lit import Classifier, MNISTDataModule, MnistLitError, cli_main
 from mnist_lit.data.augment import random_shift
 from tests.helpers import REPO, cli_args, import_script
 
@@ -21,7 +21,7 @@ def test_shifts_move_each_image_by_whole_pixels_within_the_limit() -> None:
     torch.manual_seed(0)
     dot = torch.zeros(400, 28, 28)
     dot[:, 10, 20] = 1.0  # one lit pixel per image, so each image's shift can be read off
-    shifted = random_shift(dot.flatten(1), (28, 28), max_shift=2).view(400, 28, 28)
+    shifted = random_shift(dot.unsqueeze(1), (28, 28), max_shift=2).view(400, 28, 28)
     assert torch.equal(shifted.flatten(1).sum(1), torch.ones(400))  # moved, not blurred or lost
     rows, cols = shifted.flatten(1).argmax(1).div(28, rounding_mode="floor"), shifted.flatten(1).argmax(1) % 28
     offsets = set(zip((rows - 10).tolist(), (cols - 20).tolist()))
@@ -31,7 +31,8 @@ def test_shifts_move_each_image_by_whole_pixels_within_the_limit() -> None:
 def test_colour_images_shift_all_channels_together() -> None:
     image = torch.rand(1, 3, 32, 32)
     image[..., :2, :] = image[..., -2:, :] = image[..., :, :2] = image[..., :, -2:] = 0  # nothing pushed off
-    shifted = random_shift(image.flatten(1).repeat(50, 1), (3, 32, 32), max_shift=2).view(50, 3, 32, 32)
+    shifted = random_shift(image.repeat(50, 1, 1, 1), (3, 32, 32), max_shift=2)
+    assert shifted.shape == (50, 3, 32, 32)
     for one in shifted:
         moves = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)]
         assert sum(torch.equal(one, image[0].roll(move, (1, 2))) for move in moves) == 1
@@ -49,9 +50,9 @@ def test_the_textbook_configs_train_on_the_images_as_they_are(fake_data_dir: Pat
 
 
 def test_label_smoothing_changes_the_training_loss_only() -> None:
-    model = MLPClassifier(label_smoothing=0.1)
+    model = Classifier(label_smoothing=0.1)
     model.trainer = type("FakeTrainer", (), {"world_size": 1})()
-    images, labels = torch.rand(8, 784), torch.randint(0, 10, (8,))
+    images, labels = torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))
     loss, logits = model.shared_step((images, labels), "train")
     assert torch.isclose(loss, F.cross_entropy(logits, labels, label_smoothing=0.1))
     assert not torch.isclose(loss, F.cross_entropy(logits, labels))
@@ -109,7 +110,7 @@ def test_seed_sweep_reports_validation_accuracy_without_testing(fake_data_dir: P
 
 @pytest.mark.parametrize("schedule", ["one_cycle", "cosine"])
 def test_schedules_peak_at_lr_and_end_near_zero(schedule: str) -> None:
-    model = MLPClassifier(lr=0.01, lr_schedule=schedule)
+    model = Classifier(lr=0.01, lr_schedule=schedule)
     model.trainer = type("FakeTrainer", (), {"estimated_stepping_batches": 30})()
     config = model.configure_optimizers()
     optimizer, scheduler = config["optimizer"], config["lr_scheduler"]["scheduler"]
@@ -125,5 +126,5 @@ def test_schedules_peak_at_lr_and_end_near_zero(schedule: str) -> None:
 
 
 def test_the_textbook_recipe_is_plain_adam_at_a_constant_rate() -> None:
-    optimizer = MLPClassifier().configure_optimizers()
+    optimizer = Classifier().configure_optimizers()
     assert type(optimizer) is torch.optim.Adam and optimizer.param_groups[0]["weight_decay"] == 0

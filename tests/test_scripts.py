@@ -42,7 +42,7 @@ def test_prepare_inspect_and_export_cifar10_from_its_archive(fake_cifar_source: 
     assert inspect_data.main([*data, "--out", str(tmp_path / "s.png"), "--count", "3"]) == 0
     printed = capsys.readouterr().out
     assert "CIFAR-10 is ready" in printed and "train: 500 images (500, 3, 32, 32) torch.uint8" in printed
-    assert "model input (500, 3072)" in printed and (tmp_path / "s.png").stat().st_size > 0
+    assert "model input (500, 3, 32, 32)" in printed and (tmp_path / "s.png").stat().st_size > 0
     assert export_npy.main([*data, "--out-dir", str(tmp_path / "npy")]) == 0
     assert np.load(tmp_path / "npy" / "x_test.npy").shape == (200, 3, 32, 32)
 
@@ -94,7 +94,7 @@ def test_report_gathers_a_run_and_its_test_into_markdown_with_figures(trained, t
     report = (tmp_path / "report" / "report.md").read_text()
     accuracy = float(test.trainer.callback_metrics["test/acc"])
     assert f"| test/acc | {accuracy:.4f} |" in report
-    assert "| train/loss |" in report and "| model.hidden_sizes | [64] |" in report
+    assert "| train/loss |" in report and "| model.net.init_args.hidden_sizes | [64] |" in report
     assert "(newest: last.ckpt)" in report  # which checkpoint the test score is of
     for figure in ("curves.png", "confusion_matrix.png", "misclassified.png"):
         assert f"({figure})" in report and (tmp_path / "report" / figure).stat().st_size > 0

@@ -99,7 +99,8 @@ def test_health_model_page_and_openapi(trained: tuple[Path, Path, Path]) -> None
     assert client.get("/health").json() == {"status": "ok"}
     model = client.get("/model").json()
     assert model["dataset"] == "mnist" and model["class_names"] == [str(d) for d in range(10)]
-    assert model["checkpoint"] == str(checkpoint) and model["input_size"] == 784 and model["hidden_sizes"] == [64]
+    assert model["checkpoint"] == str(checkpoint) and model["input_shape"] == [1, 28, 28]
+    assert model["net"]["init_args"] == {"hidden_sizes": [64]} and model["net"]["class_path"].endswith("MLP")
     page = client.get("/")
     assert page.status_code == 200 and '<canvas id="pad"' in page.text and 'id="prediction"' in page.text
     for asset in ("static/pad.js", "static/style.css"):  # the page's assets come from the server itself
@@ -173,7 +174,7 @@ def test_serve_without_a_checkpoint_or_with_another_network_is_refused(
     data_dir, log_dir, checkpoint = trained
     assert "`serve` needs trained weights" in fails(cli_args("serve", data_dir, log_dir), capsys)
     other = cli_args("serve", data_dir, log_dir, "--ckpt_path", str(checkpoint), config="two_hidden.yaml")
-    assert "hidden_sizes=[64]" in fails(other, capsys)
+    assert "MLP(hidden_sizes=[64])" in fails(other, capsys)
 
 
 def test_the_load_test_stops_at_its_budget_and_counts_no_errors(

@@ -43,7 +43,7 @@ def test_the_mlflow_overlay_records_the_run_and_the_test_reports(
     client = MlflowClient("sqlite:///mlflow.db")
     experiment = client.get_experiment_by_name("mnist_lit")
     fit_run, test_run = sorted(client.search_runs([experiment.experiment_id]), key=lambda r: r.info.start_time)
-    assert fit_run.data.params["lr"] == "0.001" and fit_run.data.params["hidden_sizes"] == "[64]"
+    assert fit_run.data.params["lr"] == "0.001" and fit_run.data.params["net/init_args/hidden_sizes"] == "[64]"
     assert len(client.get_metric_history(fit_run.info.run_id, "train/acc")) == 2  # one point per epoch
     last = Path(fit_run.data.tags["checkpoint.last"])
     assert last.is_file() and last.parts[-5:-3] == ("logs", "one_hidden")  # the run folder, named after the config

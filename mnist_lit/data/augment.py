@@ -27,14 +27,14 @@ def _shift_sources(height: int, width: int, max_shift: int, device: torch.device
 def random_shift(
     images: Tensor, image_shape: tuple[int, ...], max_shift: int, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Move each flattened image by a random whole number of pixels, up to ``max_shift`` each way.
+    """Move each image by a random whole number of pixels, up to ``max_shift`` each way.
 
     The pixels shifted in are zero (MNIST's background). Each image gets its own shift, drawn from
     ``generator`` (torch's global one if ``None``), and the whole batch moves in one gather from a table
     of source pixels made once: about 70 µs for 32 MNIST digits on this 2-core CPU (docs/recipe.md).
 
     Args:
-        images: ``[B, pixels]`` flattened images, as the model takes them.
+        images: ``[B, channels, height, width]`` images (or flattened, ``[B, pixels]``).
         image_shape: ``(height, width)`` or ``(channels, height, width)`` of one image.
         max_shift: The largest shift in pixels, along each axis; 0 returns ``images`` unchanged.
         generator: Where the shifts come from (the loader's, seeded by the epoch); on ``images``' device.
@@ -48,4 +48,4 @@ def random_shift(
     padded = torch.cat([planes, planes.new_zeros(count, planes.shape[1], 1)], dim=2)
     choice = torch.randint(0, len(sources), (count,), device=images.device, generator=generator)
     index = sources.index_select(0, choice)
-    return padded.gather(2, index.unsqueeze(1).expand(-1, planes.shape[1], -1)).view(count, -1)
+    return padded.gather(2, index.unsqueeze(1).expand(-1, planes.shape[1], -1)).view(images.shape)

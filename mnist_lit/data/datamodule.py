@@ -1,5 +1,5 @@
 """MNIST (or Fashion-MNIST, KMNIST, CIFAR-10) as a LightningDataModule: torchvision's files, held in
-memory as flat float tensors."""
+memory as float tensors ``[N, channels, height, width]``."""
 
 from __future__ import annotations
 
@@ -23,15 +23,16 @@ from mnist_lit.errors import MnistLitError
 
 
 def to_model_input(images: Tensor) -> Tensor:
-    """Flatten uint8 images to ``[N, pixels]`` floats in [0, 1] (784 for MNIST), the textbook's preprocessing."""
-    return images.flatten(1).float().div_(255)
+    """uint8 images to floats in [0, 1] (the textbook's scaling), ``[N, channels, height, width]``."""
+    grayscale = images.ndim == 3  # [N, height, width]; colour images come as [N, channels, height, width]
+    return (images.unsqueeze(1) if grayscale else images).float().div_(255)
 
 
 class MNISTDataModule(L.LightningDataModule):
     """The dataset's official training/test split (60,000/10,000 for MNIST), transformed once and served from memory.
 
-    ``num_features``, ``num_classes`` and ``class_names`` describe the dataset; the CLI links them to the
-    model's ``input_size``, ``num_classes`` and ``class_names``.
+    ``input_shape``, ``num_classes`` and ``class_names`` describe the dataset; the CLI links them, and the
+    dataset's name (whose mean and std ``normalize`` uses), to the model's arguments of the same names.
 
     Args:
         data_dir: Folder holding ``MNIST/raw/`` (see ``scripts/prepare_data.py``); downloaded there if absent.
@@ -90,6 +91,11 @@ class MNISTDataModule(L.LightningDataModule):
         return dataset_info(self.hparams.dataset)
 
     @property
+    def dataset(self) -> str:
+        """The dataset's name in the registry (``mnist``)."""
+        return self.hparams.dataset
+
+    @property
     def class_names(self) -> list[str]:
         return list(self.info.class_names)
 
@@ -100,6 +106,11 @@ class MNISTDataModule(L.LightningDataModule):
     @property
     def num_features(self) -> int:
         return self.info.num_features
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """One image as the model takes it: ``(channels, height, width)``."""
+        return self.info.input_shape
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -214,4 +225,4 @@ class MNISTDataModule(L.LightningDataModule):
         """
         inputs = self.predict_inputs
         images, positions = self._on_device(torch.from_numpy(inputs.images), torch.from_numpy(inputs.positions))
-        return TensorBatchLoader(images.flatten(1), positions, self.hparams.eval_batch_size)
+        return TensorBatchLoader(images.reshape(-1, *self.input_shape), positions, self.hparams.eval_batch_size)

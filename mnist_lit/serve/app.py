@@ -36,7 +36,7 @@ except ImportError as err:
     ) from err
 
 if TYPE_CHECKING:
-    from mnist_lit.model import MLPClassifier
+    from mnist_lit.model import Classifier
 
 PAGE = files("mnist_lit.serve") / "page"
 TOO_LARGE = 413
@@ -114,7 +114,7 @@ class BodyLimit:
         )
 
 
-def create_app(model: MLPClassifier | OnnxClassifier, card: dict, limits: Limits | None = None) -> FastAPI:
+def create_app(model: Classifier | OnnxClassifier, card: dict, limits: Limits | None = None) -> FastAPI:
     """The server's application: ``/`` (the page), ``POST /predict``, ``GET /health``, ``GET /model``, ``/docs``.
 
     Args:
@@ -210,7 +210,7 @@ def _as_json(answer: Prediction, class_names: list[str], seen: list | None, pixe
     return answer_json | ({"pixels": seen} if pixels else {})
 
 
-def serve_model(model: MLPClassifier | OnnxClassifier, card: dict, host: str, port: int, limits: Limits) -> None:
+def serve_model(model: Classifier | OnnxClassifier, card: dict, host: str, port: int, limits: Limits) -> None:
     """Serve until Ctrl-C; the model is loaded once, before, for every request."""
     app = create_app(model, card, limits)
     if host not in LOOPBACK:
