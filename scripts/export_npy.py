@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from mnist_lit.data import DATASETS, ensure_files, load_split
+from mnist_lit.data import DATASETS, save_npy
 from mnist_lit.errors import exits_on_user_error
 
 
@@ -24,15 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="which dataset (default: mnist)")
     parser.add_argument("--out-dir", default="npy")
     args = parser.parse_args(argv)
-    ensure_files(args.data_dir, download=False, dataset=args.dataset)
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split, train in (("train", True), ("test", False)):
-        images, labels = load_split(args.data_dir, train=train, dataset=args.dataset)
-        for name, array in ((f"x_{split}", images), (f"y_{split}", labels)):
-            path = out_dir / f"{name}.npy"
-            np.save(path, array.numpy())
-            print(f"{path}: {tuple(array.shape)} {array.numpy().dtype}")
+    for path in save_npy(args.data_dir, args.out_dir, args.dataset).values():
+        array = np.load(path, mmap_mode="r")
+        print(f"{path}: {tuple(array.shape)} {array.dtype}")
     return 0
 
 

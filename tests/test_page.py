@@ -126,3 +126,21 @@ def test_the_page_fits_a_phone(server: str, browser: object) -> None:
     assert pad["x"] >= 0 and pad["x"] + pad["width"] <= 375 and pad["width"] >= 250
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= 375  # no sideways scrolling
     assert phone.evaluate("() => getComputedStyle(document.getElementById('pad')).touchAction") == "none"
+
+
+def test_a_browser_that_prefers_chinese_gets_the_page_in_chinese_and_can_switch(server: str, browser: object) -> None:
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1000, "height": 700})
+    page.goto(server)
+    page.wait_for_function("() => document.getElementById('model').textContent.includes('MNIST 模型')")
+    assert page.text_content("h1") == "写一个数字" and page.text_content("#clear") == "清除"
+    assert page.evaluate("() => document.documentElement.lang") == "zh-CN" and page.title().startswith("手写数字")
+    assert page.get_attribute("#languages [data-lang=zh]", "aria-pressed") == "true"
+    assert answer_after(page, lambda: draw(page, DIGITS["7"])) == "7"  # the model reads it the same
+    page.click("#languages [data-lang=en]")
+    assert page.text_content("h1") == "Draw a digit" and "MNIST model" in page.text_content("#model")
+    page.reload()  # the choice is kept
+    page.wait_for_function("() => document.getElementById('model').textContent.includes('MNIST model')")
+    assert page.text_content("#clear") == "Clear"
+    english = browser.new_page(locale="en-US")
+    english.goto(server)
+    assert english.text_content("h1") == "Draw a digit"

@@ -17,6 +17,7 @@ _WHERE = {
     "ensure_files": "mnist_lit.data.datasets",
     "install_files": "mnist_lit.data.datasets",
     "load_split": "mnist_lit.data.datasets",
+    "save_npy": "mnist_lit.data.datasets",
     "DigitInputs": "mnist_lit.data.digit_inputs",
     "from_array": "mnist_lit.data.digit_inputs",
     "from_pictures": "mnist_lit.data.digit_inputs",
@@ -44,13 +45,14 @@ __all__ = [
     "mnist_style",
     "mnist_style_array",
     "read_digits",
+    "save_npy",
     "to_model_input",
 ]
 __getattr__, __dir__ = lazy_attributes(__name__, _WHERE)
 
 if TYPE_CHECKING:
     from mnist_lit.data.datamodule import MNISTDataModule, to_model_input
-    from mnist_lit.data.datasets import ensure_files, install_files, load_split
+    from mnist_lit.data.datasets import ensure_files, install_files, load_split, save_npy
     from mnist_lit.data.digit_inputs import DigitInputs, from_array, from_pictures, read_digits
     from mnist_lit.data.loader import TensorBatchLoader
     from mnist_lit.data.preprocess import mnist_style, mnist_style_array

@@ -2,19 +2,20 @@
 
 MNIST, Fashion-MNIST and KMNIST are IDX files (``raw_files``); CIFAR-10 is pickled batches
 (``cifar_files``). Every one is read into the same form: uint8 images ``[N, *image_shape]`` and int64
-labels, which the DataModule flattens for the MLP.
+labels, which the DataModule turns into floats ``[N, channels, height, width]``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from torch import Tensor
 
 from mnist_lit.data import cifar_files, raw_files
 from mnist_lit.data.registry import DATASETS, DatasetInfo, dataset_info
 
-__all__ = ["DATASETS", "DatasetInfo", "dataset_info", "ensure_files", "install_files", "load_split"]
+__all__ = ["DATASETS", "DatasetInfo", "dataset_info", "ensure_files", "install_files", "load_split", "save_npy"]
 
 
 def ensure_files(data_dir: str | Path, download: bool = True, dataset: str = "mnist") -> Path:
@@ -40,3 +41,18 @@ def load_split(data_dir: str | Path, train: bool, dataset: str = "mnist") -> tup
         return cifar_files.read_batches(data_dir, train)
     split = dataset_info(dataset).torchvision(data_dir, train=train, download=False)
     return split.data, split.targets
+
+
+def save_npy(data_dir: str | Path, out_dir: str | Path, dataset: str = "mnist") -> dict[str, Path]:
+    """Save the dataset as the textbook keeps it: ``x_train``, ``y_train``, ``x_test``, ``y_test`` ``.npy`` files
+    (uint8 images as stored, int64 labels) in ``out_dir``; returns each array's path by name."""
+    ensure_files(data_dir, download=False, dataset=dataset)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for split, train in (("train", True), ("test", False)):
+        images, labels = load_split(data_dir, train=train, dataset=dataset)
+        for name, array in ((f"x_{split}", images), (f"y_{split}", labels)):
+            paths[name] = out_dir / f"{name}.npy"
+            np.save(paths[name], array.numpy())
+    return paths

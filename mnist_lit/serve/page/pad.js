@@ -1,5 +1,42 @@
 // The drawing pad: strokes in white on black, as MNIST's digits are; after each stroke the picture goes
 // to POST /predict, and the answer, its top three and the 28x28 picture the model received are shown.
+// The page speaks Chinese when the browser prefers it, English otherwise; the buttons at the top switch.
+const TEXTS = {
+  en: {
+    title: "Draw a digit · mnist_lit", heading: "Draw a digit", loading: "Loading the model…", clear: "Clear",
+    upload: "Or classify a photo or scan", reads: "The model reads",
+    saw: "What the model saw (28×28, as MNIST's digits are framed)", api: "with pictures in the field",
+    pad: "Drawing pad: draw one digit", seen: "The 28 by 28 picture the model received",
+    model: (title, net, checkpoint) => `${title} model, ${net}, checkpoint ${checkpoint}`,
+  },
+  zh: {
+    title: "手写数字 · mnist_lit", heading: "写一个数字", loading: "正在加载模型…", clear: "清除",
+    upload: "或者识别一张照片或扫描图", reads: "模型认为是",
+    saw: "模型看到的图（28×28，和 MNIST 的数字一样摆放）", api: "，图片放在字段",
+    pad: "手写板：写一个数字", seen: "模型收到的 28×28 图片",
+    model: (title, net, checkpoint) => `${title} 模型，${net}，检查点 ${checkpoint}`,
+  },
+};
+const preferred = (navigator.languages || [navigator.language || "en"]).find((tag) => /^(zh|en)\b/i.test(tag)) || "en";
+let language = localStorage.getItem("language") || (/^zh/i.test(preferred) ? "zh" : "en");
+let describeModel = null; // the model's line, once /model has answered
+
+function translate() {
+  const texts = TEXTS[language];
+  document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+  document.title = texts.title;
+  document.querySelectorAll("[data-text]").forEach((element) => { element.textContent = texts[element.dataset.text]; });
+  document.querySelectorAll("[data-label]").forEach((element) => element.setAttribute("aria-label", texts[element.dataset.label]));
+  document.querySelectorAll("#languages button").forEach((button) => button.setAttribute("aria-pressed", String(button.dataset.lang === language)));
+  if (describeModel) document.getElementById("model").textContent = describeModel(texts);
+}
+
+document.querySelectorAll("#languages button").forEach((button) => button.addEventListener("click", () => {
+  language = button.dataset.lang;
+  localStorage.setItem("language", language);
+  translate();
+}));
+translate();
 const pad = document.getElementById("pad");
 const ink = pad.getContext("2d");
 const seen = document.getElementById("seen").getContext("2d");
@@ -110,10 +147,14 @@ function show(answer) {
 }
 
 fetch("model").then((r) => r.json()).then((model) => {
-  const layers = model.hidden_sizes.length === 1 ? "one hidden layer" : `${model.hidden_sizes.length} hidden layers`;
-  document.getElementById("model").textContent =
-    `${model.title} model, ${layers} (${[model.input_size, ...model.hidden_sizes, model.class_names.length].join("→")}), ` +
-    `checkpoint ${model.checkpoint.split("/").slice(-4).join("/")}`;
+  // earlier exports name an MLP by its hidden sizes alone
+  const net = model.net || { class_path: "MLP", init_args: { hidden_sizes: model.hidden_sizes } };
+  const args = Object.entries(net.init_args || {}).map(([key, value]) => `${key}=${JSON.stringify(value)}`);
+  const name = `${net.class_path.split(".").pop()}(${args.join(", ")})`;
+  describeModel = (texts) => texts.model(model.title, name, model.checkpoint.split("/").slice(-4).join("/"));
+  const line = document.getElementById("model");
+  delete line.dataset.text; // the model's own line from now on
+  translate();
 });
 
 blank();
