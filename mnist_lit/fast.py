@@ -63,6 +63,9 @@ WITHOUT_CAPTURE_CHECK: dict[type[Optimizer], type[Optimizer]] = {
 }
 # what the compiled update implements (torch's Adam algorithm, with L2 or decoupled weight decay)
 COMPILED_OPTIMIZERS = ("adam", "adamw")
+# layers that draw random numbers in the forward pass: a compiled graph draws them from its own generator,
+# so its training would not be the eager training of the same seed
+RANDOM_LAYERS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
 
 
 def quiet_fast_path_warnings() -> None:
@@ -185,6 +188,8 @@ class FastClassifier(Classifier):
         trainer, loader = self.trainer, self.trainer.train_dataloader
         if self.hparams.optimizer not in COMPILED_OPTIMIZERS:
             return f"the compiled update implements Adam and AdamW, not {self.hparams.optimizer}"
+        if any(isinstance(layer, RANDOM_LAYERS) and layer.p > 0 for layer in self.net.modules()):
+            return "the network has dropout, whose masks a compiled graph would draw unlike the eager steps"
         if trainer.world_size != 1:
             return "DDP runs eager (DDP averages gradients in the backward pass the graph replaces)"
         if not self._wrappers_idle():

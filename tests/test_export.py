@@ -72,7 +72,7 @@ def test_the_export_gives_the_checkpoints_answers_on_the_whole_test_set(
     assert card["dataset"] == "mnist" and json.loads(card["class_names"]) == [str(d) for d in range(10)]
     assert card["checkpoint"] == str(checkpoint) and card["version"] and json.loads(card["input_shape"]) == [1, 28, 28]
     net = {"one_hidden.yaml": {"hidden_sizes": [64]}, "two_hidden.yaml": {"hidden_sizes": [64, 1024]},
-           "cnn.yaml": {"channels": [6, 16], "hidden_sizes": [120, 84]}}[config]  # fmt: skip
+           "cnn.yaml": {"channels": [6, 16], "hidden_sizes": [120, 84], "dropout": 0.25}}[config]  # fmt: skip
     assert json.loads(card["net"])["init_args"] == net and json.loads(card["image_shape"]) == [28, 28]
 
 

@@ -143,7 +143,7 @@ COMPILED = ("--model.compiled_steps", "5")
     [
         ("one_hidden.yaml", ()),
         ("two_hidden_tuned.yaml", ("--data.val_size", "100", "--model.normalize", "true")),  # every recipe option
-        ("cnn.yaml", ()),
+        ("cnn.yaml", ("--model.net.init_args.dropout", "0")),  # a convolutional network (dropout runs eager)
     ],
 )
 def test_compiled_steps_train_what_eager_steps_train(config: str, extra: tuple, fake_data_dir: Path, tmp_path) -> None:
@@ -203,6 +203,17 @@ def test_compiled_steps_refuse_an_optimizer_they_do_not_implement(fake_data_dir,
         torch.optim.SGD,
     )
     assert "compiled_steps=5: the compiled update implements Adam and AdamW, not sgd; training eager" in caplog.text
+
+
+def test_compiled_steps_leave_a_network_with_dropout_to_eager_steps(fake_data_dir, tmp_path, caplog) -> None:
+    lightning_log = logging.getLogger("lightning.pytorch")
+    lightning_log.addHandler(caplog.handler)
+    try:
+        cli = fit(fake_data_dir, tmp_path, *COMPILED, "--trainer.max_epochs", "1", config="cnn.yaml")
+    finally:
+        lightning_log.removeHandler(caplog.handler)
+    assert cli.model._compiled is None
+    assert "compiled_steps=5: the network has dropout" in caplog.text and "training eager" in caplog.text
 
 
 def test_compiled_steps_must_fit_in_a_call() -> None:
