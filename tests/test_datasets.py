@@ -154,3 +154,11 @@ def test_cifar10_builds_a_3072_input_model_and_its_reports_name_the_classes(
     assert len(rows) == 200 and {row["pred"] for row in rows} | {row["top3"] for row in rows} <= set(names)
     err = fails(cli_args(*predict, "--data.predict_path", str(out), config="two_hidden.yaml"), capsys)
     assert "28×28 grayscale" in err and "CIFAR-10 models take 3×32×32 inputs" in err
+
+
+@pytest.mark.integration
+def test_the_registrys_mnist_statistics_are_those_of_the_training_images(real_mnist: Path) -> None:
+    images = load_split(real_mnist.parents[1], train=True)[0].double() / 255
+    info = DATASETS["mnist"]
+    assert images.mean().item() == pytest.approx(info.mean[0], abs=5e-5)
+    assert images.std().item() == pytest.approx(info.std[0], abs=5e-5)
