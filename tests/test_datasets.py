@@ -158,6 +158,7 @@ def test_cifar10_builds_a_3072_input_model_and_its_reports_name_the_classes(
 
 @pytest.mark.integration
 def test_the_registrys_mnist_statistics_are_those_of_the_training_images(real_mnist: Path) -> None:
+    ensure_files(real_mnist.parents[1], download=False)  # a fresh clone holds the .gz files only
     images = load_split(real_mnist.parents[1], train=True)[0].double() / 255
     info = DATASETS["mnist"]
     assert images.mean().item() == pytest.approx(info.mean[0], abs=5e-5)
