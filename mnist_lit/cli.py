@@ -22,7 +22,7 @@ from mnist_lit.atomic import NO_ROOM, NOT_WRITABLE
 from mnist_lit.callbacks import ConfusionMatrix, EpochTimer, MisclassifiedDigits, PredictionWriter
 from mnist_lit.checkpoint import read_checkpoint
 from mnist_lit.data import MNISTDataModule, dataset_info
-from mnist_lit.errors import MnistLitError, print_error
+from mnist_lit.errors import MissingFileError, MnistLitError, print_error
 from mnist_lit.model import Classifier
 from mnist_lit.nets.spec import describe, net_spec, same_net
 from mnist_lit.onnx_model import is_onnx
@@ -186,7 +186,7 @@ class MnistLitCLI(LightningCLI):
         if ckpt_path in (LAST, BEST):
             config.ckpt_path = str(find_checkpoint(runs_root(config.trainer), ckpt_path))
         elif ckpt_path is not None and not Path(ckpt_path).is_file():
-            raise MnistLitError(
+            raise MissingFileError(
                 f"--ckpt_path {ckpt_path} does not exist. Pass the path of a .ckpt file written by `fit` "
                 f"(under the run's checkpoints/ folder), or --ckpt_path {LAST}."
             )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_lit.errors import MnistLitError
+from mnist_lit.errors import MissingFileError, MnistLitError
 
 INPUT = "images"
 OUTPUT = "probs"
@@ -50,7 +50,7 @@ class OnnxClassifier:
             ) from err
         self.path = Path(path)
         if not self.path.is_file():
-            raise MnistLitError(
+            raise MissingFileError(
                 f"{path} does not exist. Export a model first: python -m mnist_lit export --config CONFIG "
                 "--ckpt_path last --output model.onnx"
             )

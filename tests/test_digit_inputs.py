@@ -110,6 +110,7 @@ def test_unusable_paths_are_named_with_the_fix(tmp_path: Path, make, words: str)
     with pytest.raises(MnistLitError, match=words) as error:
         read_digits(path)
     assert str(path) in str(error.value)
+    assert isinstance(error.value, FileNotFoundError) == (words == "does not exist")
 
 
 def test_concat_renumbers_positions_and_errors() -> None:

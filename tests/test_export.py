@@ -190,7 +190,7 @@ def test_corrupt_or_foreign_onnx_files_are_refused(
     with pytest.raises(Exception, match="is not a readable ONNX model") as error:
         classify(cut, [drawn_seven()])
     assert "Export it again" in str(error.value)
-    with pytest.raises(Exception, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):  # a MnistLitError and the standard one
         classify(tmp_path / "missing.onnx", [drawn_seven()])
     foreign = tmp_path / "foreign.onnx"
     torch.onnx.export(torch.nn.Linear(4, 2).eval(), (torch.zeros(1, 4),), str(foreign), dynamo=True, verbose=False)

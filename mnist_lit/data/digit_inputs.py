@@ -22,7 +22,7 @@ from PIL import Image
 
 from mnist_lit.data.pictures import DEFAULT_MAX_MEGAPIXELS, open_image, reason
 from mnist_lit.data.preprocess import MNIST_SIDE, mnist_style_array
-from mnist_lit.errors import MnistLitError
+from mnist_lit.errors import MissingFileError, MnistLitError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 IDX_UINT8_MAGIC = (b"\x00\x00\x08\x03", b"\x00\x00\x08\x02")  # three-dimensional (N×28×28) or N×784
@@ -172,7 +172,7 @@ def is_idx(path: Path) -> bool:
 def read_path(path: Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> DigitInputs:
     """The digits in one path: a folder of images, an ``.npy`` array, an IDX file or one image file."""
     if not path.exists():
-        raise MnistLitError(
+        raise MissingFileError(
             f"{path} does not exist. Pass an image file, a folder of images, an .npy array or an IDX file."
         )
     if path.is_dir():
