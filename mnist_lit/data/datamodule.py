@@ -3,6 +3,8 @@ memory as float tensors ``[N, channels, height, width]``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict
 from functools import partial
 from typing import Literal
 
@@ -13,7 +15,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
-from mnist_lit.data.augment import random_shift
+from mnist_lit.data.augment import Augment, random_shift
 from mnist_lit.data.datasets import DatasetInfo, dataset_info, ensure_files, load_split
 from mnist_lit.data.digit_inputs import DigitInputs, read_digits
 from mnist_lit.data.loader import TensorBatchLoader
@@ -26,6 +28,12 @@ def to_model_input(images: Tensor) -> Tensor:
     """uint8 images to floats in [0, 1] (the textbook's scaling), ``[N, channels, height, width]``."""
     grayscale = images.ndim == 3  # [N, height, width]; colour images come as [N, channels, height, width]
     return (images.unsqueeze(1) if grayscale else images).float().div_(255)
+
+
+def _in_turn(steps: list[Callable[..., Tensor]], images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    for step in steps:
+        images = step(images, generator=generator)
+    return images
 
 
 class MNISTDataModule(L.LightningDataModule):
@@ -44,6 +52,9 @@ class MNISTDataModule(L.LightningDataModule):
         split_seed: Seed of the random choice of the validation images.
         shift_pixels: Augment training batches by moving each image a random 0 to N pixels along each axis
             (0, the textbook's recipe, trains on the images as they are).
+        augment: Random affine changes, elastic distortion, stroke thickness, blur and noise, each with a
+            probability and a strength (:class:`mnist_lit.data.augment.Augment`), after the shifts; drawn
+            per epoch from the seed, so a run is repeatable and resumes with the same draws.
         download: Whether missing files may be downloaded; files already present are always verified.
         predict_path: What `predict` classifies: an image file, a folder of images, an ``.npy`` array or an
             IDX file (see :func:`mnist_lit.data.read_digits`); the test set when not given.
@@ -60,6 +71,7 @@ class MNISTDataModule(L.LightningDataModule):
         val_size: int = 0,
         split_seed: int = 42,
         shift_pixels: int = 0,
+        augment: Augment | None = None,
         download: bool = True,
         predict_path: str | None = None,
         max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
@@ -81,7 +93,9 @@ class MNISTDataModule(L.LightningDataModule):
                 f"--data.val_size must be from 0 to {info.train_size - 1} (the validation images are taken from "
                 f"the {info.train_size:,} training images), got {val_size}."
             )
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore="augment")
+        # plain data in the hyperparameters (and the checkpoint), so it loads with weights_only
+        self.hparams.augment = asdict(augment) if augment else None
         self.splits: dict[str, tuple[Tensor, Tensor]] = {}
         self.predict_inputs: DigitInputs | None = None
 
@@ -188,12 +202,24 @@ class MNISTDataModule(L.LightningDataModule):
         # the seed `seed_everything` gave torch, however much randomness was drawn since (DDP re-seeds each
         # process after building the model), and rank zero's, so every process shards the same order
         shuffle_seed = self.trainer.strategy.broadcast(torch.initial_seed()) if self.trainer else torch.initial_seed()
-        augment = None
-        if self.hparams.shift_pixels:
-            augment = partial(random_shift, image_shape=self.image_shape, max_shift=self.hparams.shift_pixels)
         return TensorBatchLoader(
-            *self.splits["train"], self.hparams.batch_size, shuffle_seed=shuffle_seed, augment=augment, **processes
+            *self.splits["train"],
+            self.hparams.batch_size,
+            shuffle_seed=shuffle_seed,
+            augment=self._augmentation(),
+            **processes,
         )
+
+    def _augmentation(self) -> Callable[..., Tensor] | None:
+        """The shifts, then the other augmentations, as one function of a batch and a generator (or None)."""
+        steps = []
+        if self.hparams.shift_pixels:
+            steps.append(partial(random_shift, image_shape=self.image_shape, max_shift=self.hparams.shift_pixels))
+        if augment := Augment.from_dict(self.hparams.augment):
+            steps.append(augment)
+        if not steps:
+            return None
+        return steps[0] if len(steps) == 1 else partial(_in_turn, steps)
 
     def _evaluation_loader(self, split: str) -> TensorBatchLoader:
         """A contiguous shard of the split per process: every digit scored exactly once, none padded in."""

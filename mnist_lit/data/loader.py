@@ -20,6 +20,8 @@ from torch import Tensor
 
 # added to the shuffle's seed to give the augmentation a random stream of its own
 AUGMENT_STREAM = 1 << 40
+# training images gathered (and augmented) at once: whole batches, about this many
+BLOCK_IMAGES = 1024
 
 
 class EpochShuffle:
@@ -58,9 +60,10 @@ class TensorBatchLoader:
         shuffle_seed: Shuffle each epoch with this seed (training); ``None`` keeps the order (evaluation).
         rank, world_size: This process's place among the processes (Lightning's ``global_rank`` and
             ``world_size``); the default is a single process.
-        augment: Applied to each shuffled batch of images (training augmentation), on their device, as
-            ``augment(images, generator=...)``. It sees the whole batch before the processes take their
-            shares, so every digit is augmented alike under any number of processes.
+        augment: Applied to the shuffled training images (augmentation), on their device, as
+            ``augment(images, generator=...)``, a block of whole batches at a time. It sees the whole batches
+            before the processes take their shares, so every digit is augmented alike under any number of
+            processes.
     """
 
     def __init__(
@@ -98,10 +101,14 @@ class TensorBatchLoader:
             return
         order = self.sampler.permutation().to(self.images.device)
         generator = self.sampler.augment_generator(self.images.device) if self.augment else None
-        for idx in order.split(self.batch_size):
+        # whole batches at a time: one gather, and augmentation's fixed cost per call paid once for all of them
+        block = self.batch_size * max(1, BLOCK_IMAGES // self.batch_size)
+        for idx in order.split(block):
             images, labels = self.images[idx], self.labels[idx]
             if self.augment:
                 images = self.augment(images, generator=generator)
-            if self.world_size > 1:
-                images, labels = images[self.rank :: self.world_size], labels[self.rank :: self.world_size]
-            yield images, labels
+            for batch_images, batch_labels in zip(images.split(self.batch_size), labels.split(self.batch_size)):
+                if self.world_size > 1:
+                    batch_images = batch_images[self.rank :: self.world_size]
+                    batch_labels = batch_labels[self.rank :: self.world_size]
+                yield batch_images, batch_labels
