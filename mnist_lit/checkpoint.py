@@ -12,6 +12,7 @@ from mnist_lit.data.registry import dataset_info
 from mnist_lit.errors import MnistLitError
 from mnist_lit.model import Classifier
 from mnist_lit.nets.spec import net_spec
+from mnist_lit.robustness import recorded
 
 
 def _unreadable(path: str | Path, err: Exception) -> MnistLitError:
@@ -62,4 +63,4 @@ def model_card(classifier: Classifier, dataset: str, checkpoint: str | Path) -> 
         "normalize": bool(classifier.hparams.normalize),
         "checkpoint": str(checkpoint),
         "version": __version__,
-    }
+    } | ({"robustness": scores} if (scores := recorded(checkpoint)) else {})

@@ -33,13 +33,15 @@ from mnist_lit.trainer import Trainer
 
 DESCRIPTION = "Train, test and use the textbook's MNIST digit classifiers (PyTorch Lightning)."
 # the subcommands that use trained weights (--ckpt_path)
-CHECKPOINT_SUBCOMMANDS = ("validate", "test", "predict", "serve", "export")
+CHECKPOINT_SUBCOMMANDS = ("validate", "test", "predict", "serve", "export", "robustness")
 LAST = "last"
 # `--ckpt_path best`: the checkpoint a config with a validation split keeps by `val/acc` (configs/*_tuned.yaml)
 BEST = "best"
 # callbacks that act only after `test` or `predict`; Lightning calls every callback's hooks on every
 # training step, idle or not (about 15 µs each here), so `fit` leaves them out
 EVALUATION_ONLY_CALLBACKS = (ConfusionMatrix, MisclassifiedDigits, PredictionWriter)
+# the subcommands of mnist_lit.trainer.Trainer beside Lightning's
+ADDED_SUBCOMMANDS = ("serve", "export", "robustness")
 SIGTERM_EXIT = 143
 # `predict` wrote its table, but some inputs could not be read: their rows say why
 SOME_INPUTS_UNREAD_EXIT = 3
@@ -159,8 +161,8 @@ class MnistLitCLI(LightningCLI):
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
-        """Lightning's four, `serve` and `export` (methods of :class:`mnist_lit.trainer.Trainer`)."""
-        return {**LightningCLI.subcommands(), "serve": {"model", "datamodule"}, "export": {"model", "datamodule"}}
+        """Lightning's four, `serve`, `export` and `robustness` (methods of :class:`mnist_lit.trainer.Trainer`)."""
+        return {**LightningCLI.subcommands(), **{name: {"model", "datamodule"} for name in ADDED_SUBCOMMANDS}}
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # the dataset decides the network's input and output, its normalisation and the names in the reports

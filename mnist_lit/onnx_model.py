@@ -18,7 +18,16 @@ INPUT = "images"
 OUTPUT = "probs"
 # the card's keys whose values are JSON (the ONNX metadata holds strings only); earlier versions wrote
 # hidden_sizes and input_size (their graphs take flattened images) where this one writes net and input_shape
-JSON_KEYS = ("class_names", "image_shape", "input_shape", "net", "normalize", "hidden_sizes", "input_size")
+JSON_KEYS = (
+    "class_names",
+    "image_shape",
+    "input_shape",
+    "net",
+    "normalize",
+    "robustness",
+    "hidden_sizes",
+    "input_size",
+)
 REQUIRED_KEYS = ("class_names", "image_shape", "normalize")
 
 

@@ -1,4 +1,5 @@
-"""The Trainer the CLI builds: Lightning's, with `predict`'s ``--output`` and the `serve` and `export` subcommands.
+"""The Trainer the CLI builds: Lightning's, with `predict`'s ``--output`` and the `serve`, `export` and
+`robustness` subcommands.
 
 LightningCLI makes a subcommand of each Trainer method it is told about (``MnistLitCLI.subcommands``) and
 a command-line option of each of the method's parameters, so a subcommand's options live here, typed and
@@ -7,6 +8,7 @@ documented once.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -14,6 +16,7 @@ import torch
 
 from mnist_lit.callbacks import PredictionWriter
 from mnist_lit.checkpoint import load_classifier, model_card
+from mnist_lit.errors import MnistLitError
 from mnist_lit.onnx_model import OnnxClassifier, is_onnx
 from mnist_lit.serve.settings import DEFAULT_HOST, DEFAULT_PORT, Limits, cores
 
@@ -95,3 +98,53 @@ class Trainer(L.Trainer):
             f"Wrote {output}: on all {parity.images:,} test images its predicted classes equal the checkpoint's "
             f"and its probabilities are within {parity.max_probability_difference:.1e} of them."
         )
+
+    def robustness(
+        self,
+        model: L.LightningModule,
+        datamodule: L.LightningDataModule,
+        ckpt_path: str | None = None,
+        images: int | None = None,
+        examples: int = 8,
+    ) -> dict[str, float]:
+        """Score the trained model on the corruption suite made from the test set (docs/robustness.md).
+
+        Writes robustness.csv (accuracy per kind and their mean), a picture of each kind's first digits with
+        the model's answers and a bar chart into the run's folder, and sends them to the loggers. Scored
+        on the whole test set, the summary is kept beside the checkpoint, and the model card (`serve`'s
+        /model, `export`'s ONNX metadata) shows it.
+
+        Args:
+            ckpt_path: The checkpoint to score: a path, ``last`` or ``best`` (as `test` takes them).
+            images: Score on the first N test images only (a quick look; not kept for the model card).
+            examples: Digits per kind in the picture.
+        """
+        from mnist_lit.robustness import record, score_suite, write_reports  # matplotlib's figures: only here
+
+        if datamodule.input_shape != (1, 28, 28):
+            raise MnistLitError(
+                f"The corruption suite is made of 28×28 grayscale digits, but {datamodule.info.title} images are "
+                f"{'×'.join(map(str, datamodule.input_shape))}. Score a model of MNIST, Fashion-MNIST or KMNIST."
+            )
+        if (images is not None and images < 1) or examples < 1:
+            raise MnistLitError(
+                f"--images and --examples must be at least 1, got {images} and {examples}. Leave --images out to "
+                "score all 10,000 test digits."
+            )
+        classifier = load_classifier(ckpt_path, device=self.strategy.root_device)
+        datamodule.prepare_data()
+        datamodule.setup("test")
+        test_images, test_labels = datamodule.splits["test"]
+        scores = score_suite(classifier, test_images[:images], test_labels[:images], examples)
+        folder = Path(self.log_dir or self.default_root_dir) / "robustness"
+        written = write_reports(self, scores, folder, classifier.class_names)
+        width = max(map(len, scores.accuracy))
+        print(f"Accuracy on {scores.images:,} test digits, clean and corrupted ({len(scores.kinds)} kinds):")
+        for kind, value in [*scores.accuracy.items(), ("mean", scores.mean)]:
+            print(f"  {kind:<{width}}  {value:.4f}")
+        print(f"Wrote {', '.join(map(str, written))}.")
+        if scores.images == len(test_labels):  # the whole suite: the model card's figure
+            print(
+                f"Kept the summary for the model card (serve's /model, the ONNX metadata): {record(ckpt_path, scores)}"
+            )
+        return {**scores.accuracy, "mean": scores.mean}
