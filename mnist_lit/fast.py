@@ -188,6 +188,8 @@ class FastClassifier(Classifier):
         trainer, loader = self.trainer, self.trainer.train_dataloader
         if self.hparams.optimizer not in COMPILED_OPTIMIZERS:
             return f"the compiled update implements Adam and AdamW, not {self.hparams.optimizer}"
+        if self.teacher_model is not None:
+            return "the compiled update has no distillation term"
         if any(isinstance(layer, RANDOM_LAYERS) and layer.p > 0 for layer in self.net.modules()):
             return "the network has dropout, whose masks a compiled graph would draw unlike the eager steps"
         if trainer.world_size != 1:
@@ -253,7 +255,7 @@ class FastClassifier(Classifier):
                 continue
             images, labels = batches[done]
             logits = self(images)
-            loss_sum = self.loss_sum(logits, labels, "train")
+            loss_sum = self.loss_sum(logits, labels, "train", images)
             self._step(self.batch_mean(loss_sum, len(labels)))
             if scheduler is not None:
                 scheduler.step()

@@ -52,6 +52,12 @@ class Classifier(L.LightningModule):
             the steps, then anneal to near zero) or ``cosine`` (from ``lr`` down to zero), stepped every batch.
         label_smoothing: Train towards ``1 - label_smoothing`` on the true class and the rest spread over the
             others, so the network stops pushing its logits apart once it is right; evaluation is unchanged.
+        teacher: A checkpoint of a trained model (of the same dataset) to distil from (Hinton, Vinyals & Dean,
+            2015): training also pulls this network's softened probabilities towards the teacher's on each
+            training batch. Read when `fit` starts; the trained network needs it no more.
+        temperature: The softening of both networks' probabilities for distillation (logits / temperature).
+        distill_weight: The share of the distillation term in the training loss; the rest is cross-entropy
+            with the labels.
         hidden_sizes: The MLP's hidden widths when ``net`` is left out (``[64]`` or ``[64, 1024]``): how
             configs and checkpoints of earlier versions chose the network.
         input_size: Pixels per image, as earlier versions' checkpoints recorded it; kept so they load.
@@ -71,6 +77,9 @@ class Classifier(L.LightningModule):
         weight_decay: float = 0.0,
         lr_schedule: Literal["constant", "one_cycle", "cosine"] = "constant",
         label_smoothing: float = 0.0,
+        teacher: str | None = None,
+        temperature: float = 4.0,
+        distill_weight: float = 0.9,
         hidden_sizes: Sequence[int] | None = None,
         input_size: int | None = None,
     ) -> None:
@@ -96,6 +105,13 @@ class Classifier(L.LightningModule):
                 "label_smoothing",
                 "--model.label_smoothing",
             )
+        if temperature <= 0 or not 0 <= distill_weight <= 1:
+            raise ArgumentError(
+                f"{{name}} must be positive and distill_weight from 0 to 1, got {temperature} and {distill_weight}. "
+                "Typical: temperature 4, distill_weight 0.9.",
+                "temperature",
+                "--model.temperature",
+            )
         if input_size is not None and input_size != torch.Size(input_shape).numel():
             input_shape = (input_size,)  # an earlier version's checkpoint of another dataset: the MLP flattens
         self.save_hyperparameters()
@@ -115,6 +131,9 @@ class Classifier(L.LightningModule):
         self.standardize = Standardize(info.mean, info.std) if normalize else nn.Identity()
         if compile:
             self.net.compile()
+        # the teacher is read when `fit` starts (on_fit_start), and kept out of this model's parameters and
+        # checkpoint: a trained student is used without it
+        self.__dict__["teacher_model"] = None
         # one metric object per stage, so their states never mix
         self.train_metrics = LossAndAccuracy()
         self.val_metrics = LossAndAccuracy()
@@ -133,14 +152,35 @@ class Classifier(L.LightningModule):
         """The batch's loss and logits; the stage's loss and accuracy accumulate for the epoch."""
         images, labels = batch
         logits = self(images)
-        loss_sum = self.loss_sum(logits, labels, stage)
+        loss_sum = self.loss_sum(logits, labels, stage, images)
         getattr(self, f"{stage}_metrics").update(loss_sum, logits, labels)
         return self.batch_mean(loss_sum, len(labels)), logits
 
-    def loss_sum(self, logits: Tensor, labels: Tensor, stage: str) -> Tensor:
-        """The batch's summed cross-entropy; label smoothing, when asked for, applies to training alone."""
+    def loss_sum(self, logits: Tensor, labels: Tensor, stage: str, images: Tensor) -> Tensor:
+        """The batch's summed cross-entropy; label smoothing and distillation, when asked for, apply to
+        training alone."""
         smoothing = self.hparams.label_smoothing if stage == "train" else 0.0
-        return F.cross_entropy(logits, labels, reduction="sum", label_smoothing=smoothing)
+        loss_sum = F.cross_entropy(logits, labels, reduction="sum", label_smoothing=smoothing)
+        if stage != "train" or self.teacher_model is None:
+            return loss_sum
+        weight = self.hparams.distill_weight
+        return (1 - weight) * loss_sum + weight * self.distillation_sum(logits, images)
+
+    def distillation_sum(self, logits: Tensor, images: Tensor) -> Tensor:
+        """Hinton et al.'s soft-target loss, summed over the batch: the KL divergence from the teacher's
+        softened probabilities to this network's, times the temperature squared (so that its gradients keep
+        their scale whatever the temperature)."""
+        temperature = self.hparams.temperature
+        with torch.no_grad():
+            targets = F.log_softmax(self.teacher_model(images) / temperature, dim=1)
+        student = F.log_softmax(logits / temperature, dim=1)
+        return F.kl_div(student, targets, reduction="sum", log_target=True) * temperature**2
+
+    def on_fit_start(self) -> None:
+        if self.hparams.teacher is not None:
+            from mnist_lit.distill import load_teacher  # reads a checkpoint like the CLI's `test`
+
+            self.__dict__["teacher_model"] = load_teacher(self.hparams.teacher, self)
 
     def batch_mean(self, loss_sum: Tensor, count: int) -> Tensor:
         """The mean loss over the whole batch, with every digit weighted as it is in one process.
