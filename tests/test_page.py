@@ -1,8 +1,9 @@
 """The page at `/` in a real browser: Playwright drives Debian's Chromium, headless, against a real server.
 
-The model is the two-hidden-layer config trained three epochs on the repository's MNIST, so drawn digits
-are read as a user would see them read. Without Chromium (`apt-get install chromium`) these tests are
-skipped, unless MNIST_LIT_REQUIRE_BROWSER=1 (as in CI), where its absence fails them.
+The model is the robust two-hidden-layer config (configs/two_hidden_robust.yaml) trained three epochs
+on the repository's MNIST, so drawn digits are read as a user would see them read. Without Chromium
+(`apt-get install chromium`) these tests are skipped, unless MNIST_LIT_REQUIRE_BROWSER=1 (as in CI),
+where its absence fails them.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ DIGITS = {
 
 @pytest.fixture(scope="module")
 def server(real_mnist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `serve` process on loopback, serving three epochs of the two-hidden model; its URL."""
+    """A real `serve` process on loopback, serving three epochs of the robust two-hidden model; its URL."""
     if not CHROMIUM.is_file():
         if os.environ.get("MNIST_LIT_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` installs the browser these tests drive")
         pytest.skip(f"{CHROMIUM} is missing: `apt-get install chromium` installs it")
     logs = tmp_path_factory.mktemp("page") / "logs"
-    common = ["--config", str(CONFIGS / "two_hidden.yaml"), "--data.data_dir", str(REAL_MNIST.parents[1]),
+    common = ["--config", str(CONFIGS / "two_hidden_robust.yaml"), "--data.data_dir", str(REAL_MNIST.parents[1]),
               "--data.download", "false", "--trainer.logger.init_args.save_dir", str(logs)]  # fmt: skip
     cli_main(["fit", *common, "--trainer.max_epochs", "3", "--trainer.enable_progress_bar", "false"])
     port = free_port()
@@ -107,6 +108,32 @@ def test_drawn_digits_are_read_as_drawn_and_the_picture_seen_is_shown(
         page.screenshot(path=os.environ["MNIST_LIT_SCREENSHOT"])
     page.click("#clear")
     assert page.text_content("#prediction") == "" and page.locator("#top li").count() == 0
+
+
+# how people draw: somewhere on the pad, small or large, slanted, with a fine or a broad pen
+STYLES = {
+    "small, top left, fine pen": (lambda x, y: (0.08 + 0.45 * x, 0.06 + 0.45 * y), 8),
+    "broad pen": (lambda x, y: (x, y), 44),
+    "slanted forward, right": (lambda x, y: (0.15 + 0.8 * x + 0.25 * (0.5 - y), y), 20),
+    "slanted back, low, small": (lambda x, y: (0.3 + 0.5 * x - 0.2 * (0.5 - y), 0.4 + 0.55 * y), 14),
+}
+
+
+def test_digits_drawn_as_people_draw_them_are_read(server: str, browser: object) -> None:
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.goto(server)
+    page.wait_for_function("() => document.getElementById('model').textContent.includes('MNIST model')")
+    misread = []
+    for style, (place, pen) in STYLES.items():
+        page.eval_on_selector("#pen", "(pen, width) => { pen.value = width; pen.dispatchEvent(new Event('input')); }",
+                              pen)  # fmt: skip
+        for digit, strokes in DIGITS.items():
+            page.click("#clear")
+            moved = [[place(x, y) for x, y in stroke] for stroke in strokes]
+            answer = answer_after(page, lambda moved=moved: draw(page, moved), len(moved))
+            if answer != digit:
+                misread.append(f"{digit} drawn {style} read as {answer}")
+    assert not misread, misread
 
 
 def test_an_uploaded_picture_is_classified_the_same_way(server: str, browser: object) -> None:

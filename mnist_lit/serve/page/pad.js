@@ -3,14 +3,14 @@
 // The page speaks Chinese when the browser prefers it, English otherwise; the buttons at the top switch.
 const TEXTS = {
   en: {
-    title: "Draw a digit · mnist_lit", heading: "Draw a digit", loading: "Loading the model…", clear: "Clear",
+    title: "Draw a digit · mnist_lit", heading: "Draw a digit", loading: "Loading the model…", clear: "Clear", pen: "Pen",
     upload: "Or classify a photo or scan", reads: "The model reads",
     saw: "What the model saw (28×28, as MNIST's digits are framed)", api: "with pictures in the field",
     pad: "Drawing pad: draw one digit", seen: "The 28 by 28 picture the model received",
     model: (title, net, checkpoint) => `${title} model, ${net}, checkpoint ${checkpoint}`,
   },
   zh: {
-    title: "手写数字 · mnist_lit", heading: "写一个数字", loading: "正在加载模型…", clear: "清除",
+    title: "手写数字 · mnist_lit", heading: "写一个数字", loading: "正在加载模型…", clear: "清除", pen: "笔的粗细",
     upload: "或者识别一张照片或扫描图", reads: "模型认为是",
     saw: "模型看到的图（28×28，和 MNIST 的数字一样摆放）", api: "，图片放在字段",
     pad: "手写板：写一个数字", seen: "模型收到的 28×28 图片",
@@ -39,6 +39,7 @@ document.querySelectorAll("#languages button").forEach((button) => button.addEve
 translate();
 const pad = document.getElementById("pad");
 const ink = pad.getContext("2d");
+const pen = document.getElementById("pen"); // the stroke's width in the pad's pixels; a person's pen varies
 const seen = document.getElementById("seen").getContext("2d");
 const prediction = document.getElementById("prediction");
 const top3 = document.getElementById("top");
@@ -50,9 +51,11 @@ function blank() {
   ink.fillStyle = "#000";
   ink.fillRect(0, 0, pad.width, pad.height);
   ink.strokeStyle = ink.fillStyle = "#fff";
-  ink.lineWidth = pad.width / 10; // MNIST's stroke, two to three pixels, once the digit is scaled to 20 pixels
+  ink.lineWidth = Number(pen.value); // 28 of 280: MNIST's stroke, two to three pixels in a 20-pixel digit
   ink.lineCap = ink.lineJoin = "round";
 }
+
+pen.addEventListener("input", () => { ink.lineWidth = Number(pen.value); });
 
 function point(event) {
   const box = pad.getBoundingClientRect();
