@@ -106,7 +106,7 @@ def plot_examples(scores: SuiteScores, class_names: list[str]) -> Figure:
             if column == 0:
                 ax.set_ylabel(kind, rotation=0, ha="right", va="center", fontsize=9)
     fig.suptitle("The model's answers on the corruption suite (red: wrong)", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title above the first row
     return fig
 
 

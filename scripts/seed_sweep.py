@@ -4,11 +4,14 @@
     python scripts/seed_sweep.py --config configs/one_hidden_tuned.yaml --seeds 0 1 2 --checkpoint best
     python scripts/seed_sweep.py --config configs/one_hidden_tuned.yaml --validation-only --model.label_smoothing 0
     python scripts/seed_sweep.py --config configs/one_hidden.yaml --seeds 0 1 --jobs 2
+    python scripts/seed_sweep.py --config configs/cnn_robust.yaml --seeds 0 1 2 --robustness
 
 Each seed runs `fit` then `test` on the trained weights through `cli_main`, exactly as a user would,
 with its logs under ``--log-dir``. ``--checkpoint best`` tests the epoch kept by validation accuracy
 (configs with a validation split) instead of the last. ``--validation-only`` skips `test` and reports
-the validation accuracy of that checkpoint: what a recipe is chosen on, never the test set. Any further
+the validation accuracy of that checkpoint: what a recipe is chosen on, never the test set.
+``--robustness`` also scores each seed's checkpoint on the corruption suite (`robustness`: the mean over
+its kinds, and its worst kind). Any further
 arguments go to both commands unchanged (for example ``--trainer.max_epochs 5``).
 
 ``--jobs N`` trains N seeds at a time, each in a process of its own (this script again, for one seed)
@@ -19,6 +22,7 @@ every process, would make the processes fight over the cores and each run severa
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import subprocess
@@ -34,7 +38,9 @@ from mnist_lit import EpochTimer, cli_main
 from mnist_lit.runs import thread_env, threads_per_job
 
 
-def run_seed(config: str, seed: int, log_dir: str, extra: list[str], checkpoint: str, test: bool) -> dict:
+def run_seed(
+    config: str, seed: int, log_dir: str, extra: list[str], checkpoint: str, test: bool, robustness: bool = False
+) -> dict:
     common = ["--config", config, "--seed_everything", str(seed), "--trainer.logger.init_args.save_dir", log_dir]
     fit = cli_main(["fit", *common, *extra])
     timer = next(callback for callback in fit.trainer.callbacks if isinstance(callback, EpochTimer))
@@ -50,10 +56,18 @@ def run_seed(config: str, seed: int, log_dir: str, extra: list[str], checkpoint:
         return run
     tested = cli_main(["test", *common, "--ckpt_path", run["checkpoint"], *extra])
     misclassified = Path(tested.trainer.log_dir) / "misclassified" / "misclassified.csv"
-    return run | {
+    run |= {
         "test_acc": float(tested.trainer.callback_metrics["test/acc"]),
         "misclassified": len(misclassified.read_text().splitlines()) - 1,
     }
+    if robustness:
+        scored = cli_main(["robustness", *common, "--ckpt_path", run["checkpoint"], *extra])
+        with (Path(scored.trainer.log_dir) / "robustness" / "robustness.csv").open() as table:
+            accuracy = {row["kind"]: float(row["accuracy"]) for row in csv.DictReader(table)}
+        kinds = {kind: value for kind, value in accuracy.items() if kind not in ("clean", "mean")}
+        worst = min(kinds, key=kinds.get)
+        run |= {"suite_mean": accuracy["mean"], "suite_worst": kinds[worst], "worst_kind": worst}
+    return run
 
 
 def mean_and_range(runs: list[dict], key: str) -> dict[str, float]:
@@ -66,6 +80,7 @@ def run_seeds_in_processes(args: argparse.Namespace, threads: int, extra: list[s
     env = thread_env(threads)
     shared = ["--config", args.config, "--log-dir", args.log_dir, "--checkpoint", args.checkpoint]
     shared += ["--validation-only"] if args.validation_only else []
+    shared += ["--robustness"] if args.robustness else []
 
     with tempfile.TemporaryDirectory(prefix="seed_sweep.") as tmp:
 
@@ -90,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", default="logs/seed_sweep")
     parser.add_argument("--checkpoint", choices=["last", "best"], default="last", help="which checkpoint to score")
     parser.add_argument("--validation-only", action="store_true", help="report validation accuracy, do not test")
+    parser.add_argument("--robustness", action="store_true", help="also score each seed on the corruption suite")
     parser.add_argument("--json", default=None, help="results file (default: benchmarks/sweep_CONFIG.json)")
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at a time, each in its own process")
     parser.add_argument(
@@ -107,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         if threads:
             torch.set_num_threads(threads)
         runs = [
-            run_seed(args.config, seed, args.log_dir, extra, args.checkpoint, not args.validation_only)
+            run_seed(args.config, seed, args.log_dir, extra, args.checkpoint, not args.validation_only, args.robustness)
             for seed in args.seeds
         ]
     wall_seconds = time.perf_counter() - started
@@ -120,12 +136,14 @@ def main(argv: list[str] | None = None) -> int:
         summary |= mean_and_range(runs, "test_acc") | {
             "misclassified_mean": statistics.mean(r["misclassified"] for r in runs)
         }
+    if args.robustness:
+        summary |= mean_and_range(runs, "suite_mean") | mean_and_range(runs, "suite_worst")
     summary |= {"epoch_seconds_median": statistics.median(epoch_s), "runs": runs}
     name = Path(args.config).stem
     path = Path(args.json or f"benchmarks/sweep_{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2))
-    columns = (("val_acc", "val acc"), ("test_acc", "test acc"))
+    columns = (("val_acc", "val acc"), ("test_acc", "test acc"), ("suite_mean", "suite"), ("suite_worst", "worst kind"))
     shown = [(key, title) for key, title in columns if f"{key}_mean" in summary]
     headers = ["config", "extra args", "seeds", "checkpoint", *(f"{title} mean (min-max)" for _, title in shown)]
     headers += ["misclassified per seed", "s/epoch median", "jobs", "wall s"]

@@ -139,7 +139,7 @@ class Augment:
         draw = partial(_Draws, len(images), images.device, generator)
         affine, elastic = draw(self.affine), draw(self.elastic)
         if affine.any or elastic.any:
-            images = warp(images, affine_matrices(affine), elastic_field(images.shape, elastic))
+            images = warp(images, affine_matrices(affine, images.shape[-1]), elastic_field(images.shape, elastic))
         if (thickness := draw(self.thickness)).any:
             images = change_thickness(images, thickness.signed_amounts().clamp(-1, 1))
         if (lines := draw(self.lines)).any:
@@ -187,16 +187,17 @@ class _Draws:
         return self.amounts() * torch.where(self._uniform_01(self.count) < 0.5, -1.0, 1.0)
 
 
-def affine_matrices(draws: _Draws) -> Tensor | None:
+def affine_matrices(draws: _Draws, side: int) -> Tensor | None:
     """Random rotation, scale, shear and translation as ``affine_grid``'s ``[B, 2, 3]`` matrices (None: none)."""
     if not draws.any:
         return None
     angle, scale, shear, dx, dy = draws.uniform(5).unbind(1)
-    return affine_matrix(angle * ROTATION, 1 + scale * SCALE, shear * SHEAR, dx * TRANSLATION, dy * TRANSLATION)
+    return affine_matrix(angle * ROTATION, 1 + scale * SCALE, shear * SHEAR, dx * TRANSLATION, dy * TRANSLATION, side)
 
 
-def affine_matrix(angle: Tensor, scale: Tensor, shear: Tensor, dx: Tensor, dy: Tensor, side: int = 28) -> Tensor:
-    """``[B, 2, 3]`` matrices for ``affine_grid``: rotation and shear in radians, translation in pixels."""
+def affine_matrix(angle: Tensor, scale: Tensor, shear: Tensor, dx: Tensor, dy: Tensor, side: int) -> Tensor:
+    """``[B, 2, 3]`` matrices for ``affine_grid``: rotation and shear in radians, translation in pixels of
+    square images ``side`` pixels wide."""
     cos, sin, tan = angle.cos(), angle.sin(), shear.tan()
     # rotation @ shear along x, scaled; affine_grid's coordinates run from -1 to 1 across the image
     linear = torch.stack([cos, cos * tan - sin, sin, sin * tan + cos], dim=1).view(-1, 2, 2) / scale.view(-1, 1, 1)
