@@ -116,19 +116,19 @@ def test_the_idiomatic_class_is_plain_lightning() -> None:
 @pytest.mark.integration
 def test_benchmark_times_every_side_in_its_own_process(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
+    # the compiled side (--compiled-steps K) is left out: compiling costs the suite more than the rest of this
+    # test, and the compiled steps' training is tested against the eager steps' below
     args = ["--epochs", "2", "--rounds", "1", "--limit-batches", "30", "--steps-per-call", "7",
-            "--compiled-steps", "5", "--data-dir", str(REPO / "data"), "--json", str(out)]  # fmt: skip
+            "--data-dir", str(REPO / "data"), "--json", str(out)]  # fmt: skip
     assert import_script("benchmark").main(args) == 0
     results = json.loads(out.read_text())["results"]
     assert list(results) == ["plain loop, default Adam", "plain loop, fused Adam", "Classifier (idiomatic)",
-                             "FastClassifier (the configs)", "FastClassifier, compiled steps"]  # fmt: skip
+                             "FastClassifier (the configs)"]  # fmt: skip
     for side in results.values():
         assert 0 < side["ms_per_step_min"] <= side["ms_per_step_median"]
         assert min(side["test_acc"]) > 0.5  # trained: 60 batches of real digits
     fast, idiomatic = results["FastClassifier (the configs)"], results["Classifier (idiomatic)"]
     assert fast["test_acc"] == idiomatic["test_acc"]  # the same training, whatever the speed
-    compiled = results["FastClassifier, compiled steps"]
-    assert abs(compiled["test_acc"][0] - fast["test_acc"][0]) < 0.01  # the same training within rounding
     fused = results["plain loop, fused Adam"]
     assert fast["ratio_to_fused_min"] == pytest.approx(fast["ms_per_step_min"] / fused["ms_per_step_min"])
 
