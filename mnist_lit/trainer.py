@@ -18,6 +18,7 @@ from mnist_lit.callbacks import PredictionWriter
 from mnist_lit.checkpoint import load_classifier, model_card
 from mnist_lit.errors import MnistLitError
 from mnist_lit.onnx_model import OnnxClassifier, is_onnx
+from mnist_lit.robustness import record, score_suite, write_reports
 from mnist_lit.serve.settings import DEFAULT_HOST, DEFAULT_PORT, Limits, cores
 
 
@@ -119,8 +120,6 @@ class Trainer(L.Trainer):
             images: Score on the first N test images only (a quick look; not kept for the model card).
             examples: Digits per kind in the picture.
         """
-        from mnist_lit.robustness import record, score_suite, write_reports  # matplotlib's figures: only here
-
         if datamodule.input_shape != (1, 28, 28):
             raise MnistLitError(
                 f"The corruption suite is made of 28×28 grayscale digits, but {datamodule.info.title} images are "
