@@ -105,12 +105,15 @@ class Classifier(L.LightningModule):
                 "label_smoothing",
                 "--model.label_smoothing",
             )
-        if temperature <= 0 or not 0 <= distill_weight <= 1:
+        if temperature <= 0:
             raise ArgumentError(
-                f"{{name}} must be positive and distill_weight from 0 to 1, got {temperature} and {distill_weight}. "
-                "Typical: temperature 4, distill_weight 0.9.",
-                "temperature",
-                "--model.temperature",
+                f"{{name}} must be positive, got {temperature}. Typical: 4.", "temperature", "--model.temperature"
+            )
+        if not 0 <= distill_weight <= 1:
+            raise ArgumentError(
+                f"{{name}} must be from 0 to 1, got {distill_weight}. Typical: 0.9.",
+                "distill_weight",
+                "--model.distill_weight",
             )
         if input_size is not None and input_size != torch.Size(input_shape).numel():
             input_shape = (input_size,)  # an earlier version's checkpoint of another dataset: the MLP flattens
