@@ -19,7 +19,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from mnist_lit.atomic import NO_ROOM, NOT_WRITABLE
-from mnist_lit.callbacks import ConfusionMatrix, EpochTimer, MisclassifiedDigits, PredictionWriter
+from mnist_lit.callbacks import BatchProgressBar, ConfusionMatrix, EpochTimer, MisclassifiedDigits, PredictionWriter
 from mnist_lit.checkpoint import read_checkpoint
 from mnist_lit.data import MNISTDataModule, dataset_info
 from mnist_lit.errors import MissingFileError, MnistLitError, print_error
@@ -243,7 +243,7 @@ def trainer_defaults() -> dict:
         "max_epochs": 20,
         "logger": {"class_path": "mnist_lit.RunLogger", "init_args": {"default_hp_metric": False}},
         "callbacks": [
-            TQDMProgressBar(refresh_rate=100),
+            BatchProgressBar(refresh_rate=100),
             EpochTimer(),
             MisclassifiedDigits(),
             ConfusionMatrix(),

@@ -7,10 +7,10 @@ in its docstring; the measured figures, with their commands, are in ``docs/bench
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from itertools import islice
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -69,17 +69,12 @@ RANDOM_LAYERS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaD
 
 
 def quiet_fast_path_warnings() -> None:
-    """Filter the warnings about what this path does on purpose; none of them applies here.
+    """Filter the warning about what this path does on purpose.
 
-    Lightning warns that ``training_step(dataloader_iter)`` is experimental, that the hooks' ``batch_idx``
-    is then the last batch's, and that it does not suit gradient accumulation: ``tests/test_fast.py``
-    checks the training against ``Classifier``, the project's hooks do not use ``batch_idx``, and
-    nothing is accumulated. torch warns when a learning-rate scheduler steps before the optimizer's
-    ``step()`` was ever called: the compiled steps update the optimizer's state without calling it, and
-    read each step's rate before stepping the scheduler, as eager training does.
+    torch warns when a learning-rate scheduler steps before the optimizer's ``step()`` was ever called: the
+    compiled steps update the optimizer's state without calling it, and read each step's rate before
+    stepping the scheduler, as eager training does.
     """
-    warnings.filterwarnings("ignore", message="Found `dataloader_iter` argument in the `training_step`")
-    warnings.filterwarnings("ignore", message="You are using the `dataloader_iter` step flavor")
     warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before `optimizer.step\(\)`")
 
 
@@ -89,7 +84,9 @@ def adam_steps(model: nn.Module, steps: int, label_smoothing: float, decoupled: 
     It takes the parameters, Adam's state and each step's hyperparameters as tensors, and returns the new
     parameters and state with each batch's summed loss and logits: the same update torch's Adam makes
     (``torch.optim.Adam``'s algorithm, without amsgrad), so the caller can copy the results into the
-    module and the optimizer's own state, and checkpoints keep their usual format.
+    module and the optimizer's own state, and checkpoints keep their usual format. The caller computes
+    each step's bias corrections (:func:`step_hyperparameters`): computed in the graph, they would be
+    computed again for every element of every parameter.
     """
     names = [name for name, _ in model.named_parameters()]
 
@@ -103,7 +100,7 @@ def adam_steps(model: nn.Module, steps: int, label_smoothing: float, decoupled: 
     def run(params, exp_avgs, exp_avg_sqs, step, images, labels, hyper):  # lists of tensors, tensors
         loss_sums, all_logits = [], []
         for i in range(steps):
-            lr, beta1, beta2, eps, weight_decay = hyper[i]
+            lr, beta1, beta2, eps, weight_decay, step_size, root = hyper[i]
             grads, (_, (loss_sum, logits)) = gradient(params, images[i], labels[i])
             step = step + 1
             if decoupled:
@@ -112,7 +109,6 @@ def adam_steps(model: nn.Module, steps: int, label_smoothing: float, decoupled: 
                 grads = [g + weight_decay * p for g, p in zip(grads, params)]
             exp_avgs = [m.lerp(g, 1 - beta1) for m, g in zip(exp_avgs, grads)]
             exp_avg_sqs = [v * beta2 + (1 - beta2) * g * g for v, g in zip(exp_avg_sqs, grads)]
-            step_size, root = lr / (1 - beta1**step), (1 - beta2**step).sqrt()
             params = [p - step_size * m / (v.sqrt() / root + eps) for p, m, v in zip(params, exp_avgs, exp_avg_sqs)]
             loss_sums.append(loss_sum)
             all_logits.append(logits)
@@ -121,33 +117,47 @@ def adam_steps(model: nn.Module, steps: int, label_smoothing: float, decoupled: 
     return run
 
 
+def step_hyperparameters(settings: list[list[float]], first_step: int) -> Tensor:
+    """The rows of :func:`adam_steps`' hyperparameters for consecutive steps from ``first_step`` (counted
+    from 1), given each step's ``[lr, beta1, beta2, eps, weight_decay]``: with Adam's step size and the
+    root of its second bias correction, computed in 32 bits as ``torch.optim.Adam`` computes them."""
+    lr, beta1, beta2, eps, weight_decay = torch.tensor(settings, dtype=torch.float32).unbind(1)
+    step = torch.arange(first_step, first_step + len(settings), dtype=torch.float32)
+    step_size, root = lr / (1 - beta1**step), (1 - beta2**step).sqrt()
+    return torch.stack([lr, beta1, beta2, eps, weight_decay, step_size, root], dim=1)
+
+
 class FastClassifier(Classifier):
     """:class:`Classifier` with the same updates, made fast for networks this small (the configs use it).
 
-    - **Several optimizer steps per call.** ``training_step`` takes Lightning's ``dataloader_iter`` and runs
-      one optimizer step (manual optimization) on each of the next ``steps_per_call`` batches, so
-      Lightning's loop around a call, which costs about half this network's step, is paid once for all of
-      them. ``trainer.max_steps`` is honoured within a call.
+    - **Several optimizer steps per call, one gather.** Each ``training_step`` call gets ``steps_per_call``
+      consecutive batches as one tensor (the training loader hands them out so, :attr:`batches_per_step`,
+      as slices of the epoch's one gather) and runs one optimizer step (manual optimization) on each, so
+      Lightning's loop around a call, which costs about half this network's step, is paid once for all
+      of them. ``trainer.max_steps`` is honoured within a call.
+    - **Compiled steps** (``compiled_steps``): a call's batches run through one graph that ``torch.compile``
+      made of the forward pass, the backward pass and Adam's update (:func:`adam_steps`), in groups of
+      ``compiled_steps`` steps a graph. The graph reads the batches where the gather left them.
     - **No per-batch wrappers when nothing needs them.** With one process, 32-bit precision and no
       callback or hook on backward or the optimizer step, it calls ``loss.backward()`` and the optimizer
       directly, and counts the step as Lightning's wrapper would; otherwise it goes through them.
     - **On the CPU, the same optimizer without torch's per-step graph-capture check**
       (:class:`SkipGraphCaptureCheck`).
 
-    What it buys, measured with the commands in ``docs/benchmarks.md``: the textbook's network trains as
-    fast as a plain PyTorch loop, about a third of ``Classifier``'s time per step.
+    What each buys, measured with the commands in ``docs/benchmarks.md``.
 
-    What changes: what Lightning runs between calls runs every ``steps_per_call`` batches: the
-    ``on_train_batch_start``/``on_train_batch_end`` hooks, ``val_check_interval`` (which then counts calls)
-    and ``every_n_train_steps`` checkpoints (checked at the end of a call). The training metrics are
-    updated once per call. Under DDP a call takes one batch: DDP averages a backward pass's gradients only
-    after a forward through its wrapper, which Lightning runs once per call.
+    What changes: Lightning counts a call as one batch. What it runs between batches runs every
+    ``steps_per_call`` batches: the ``on_train_batch_start``/``on_train_batch_end`` hooks, and the
+    ``limit_train_batches`` and ``val_check_interval`` counts (calls); ``every_n_train_steps`` checkpoints
+    are checked at the end of a call. The training metrics are updated once per call. Under DDP a call
+    takes one batch: DDP averages a backward pass's gradients only after a forward through its wrapper,
+    which Lightning runs once per call.
 
     Args:
         steps_per_call: Training batches each ``training_step`` call takes, one optimizer step each.
-        compiled_steps: Run each group of this many of a call's batches as one compiled graph
-            (:func:`adam_steps`: Adam and AdamW only; another optimizer trains eager); 0, the default, trains
-            eager. Compiling takes seconds to a minute, so it pays only on long runs (``docs/speed.md``).
+        compiled_steps: Optimizer steps in one compiled graph (:func:`adam_steps`: Adam and AdamW only;
+            another optimizer trains eager); a call runs its batches through it in groups of this many.
+            0 trains eager. 1 compiles fastest (``docs/speed.md``).
         **kwargs: :class:`Classifier`'s arguments.
     """
 
@@ -214,7 +224,7 @@ class FastClassifier(Classifier):
         batch = self.trainer.train_dataloader.batch_size
         images = torch.zeros(k, batch, *self.hparams.input_shape, device=self.device)
         labels = torch.zeros(k, batch, dtype=torch.long, device=self.device)
-        hyper = torch.full((k, 5), 0.5, device=self.device)
+        hyper = torch.full((k, 7), 0.5, device=self.device)
         started = time.perf_counter()
         try:
             compiled(params, *state, torch.zeros((), device=self.device), images, labels, hyper)
@@ -233,58 +243,71 @@ class FastClassifier(Classifier):
         optimizer = super().optimizer_class()
         return WITHOUT_CAPTURE_CHECK.get(optimizer, optimizer) if self.device.type == "cpu" else optimizer
 
-    def training_step(self, dataloader_iter: Iterator[tuple[tuple[Tensor, Tensor], int, int]]) -> None:
-        """One optimizer step on each of the next ``steps_per_call`` batches from Lightning's iterator.
+    @property
+    def batches_per_step(self) -> int:
+        """Batches the training loader hands each ``training_step`` call as one tensor: ``steps_per_call``
+        in one process, one under DDP."""
+        return self.hparams.steps_per_call if self.trainer.world_size == 1 else 1
 
-        Naming the argument ``dataloader_iter`` tells Lightning to hand over its iterator instead of a batch.
-        """
-        trainer = self.trainer
-        steps = self.hparams.steps_per_call if trainer.world_size == 1 else 1
+    def optimizer_steps(self) -> int | float:
+        """The optimizer steps of the whole fit: every batch of every call (Lightning counts calls)."""
+        trainer, calls = self.trainer, self.trainer.estimated_stepping_batches  # this loads the training loader
+        loader = trainer.train_dataloader
+        per_call = getattr(loader, "batches_per_item", 1)
+        if per_call == 1 or calls == float("inf"):
+            return calls
+        steps = min(trainer.num_training_batches * per_call, loader.batches) * max(trainer.max_epochs, 1)
+        return steps if trainer.max_steps == -1 else min(steps, trainer.max_steps)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        """One optimizer step on each batch of the call's images and labels (``steps_per_call`` batches, one
+        after another in one tensor)."""
+        trainer, images, labels = self.trainer, *batch
+        size = getattr(trainer.train_dataloader, "batch_size", None) or len(labels)
+        steps = math.ceil(len(labels) / size)
         if trainer.max_steps >= 0:  # Lightning checks `max_steps` between calls; stop on it within one too
             steps = min(steps, trainer.max_steps - trainer.global_step)
-        scheduler, device, convert_input = self.lr_schedulers(), self.device, trainer.precision_plugin.convert_input
-        # a step that takes the iterator places its batches itself; the splits already live on the device,
-        # so this moves nothing for the project's own data
-        batches = [tuple(t.to(device) for t in convert_input(batch)) for batch, _, _ in islice(dataloader_iter, steps)]
-        k, done, outputs = self.hparams.compiled_steps, 0, []
-        while done < len(batches):
-            group = batches[done : done + k]
-            if self._compiled is not None and len(group) == k and len({images.shape for images, _ in group}) == 1:
-                outputs.append(self._compiled_steps(group, scheduler))
+        images, labels = images[: steps * size], labels[: steps * size]
+        scheduler, k, done, outputs = self.lr_schedulers(), self.hparams.compiled_steps, 0, []
+        while done < steps:
+            start, stop = done * size, (done + k) * size
+            if self._compiled is not None and stop <= len(labels):  # a whole group of whole batches
+                group = images[start:stop].view(k, size, *images.shape[1:]), labels[start:stop].view(k, size)
+                outputs.append(self._compiled_steps(*group, scheduler))
                 done += k
                 continue
-            images, labels = batches[done]
-            logits = self(images)
-            loss_sum = self.loss_sum(logits, labels, "train", images)
-            self._step(self.batch_mean(loss_sum, len(labels)))
+            batch_images, batch_labels = images[start : start + size], labels[start : start + size]
+            logits = self(batch_images)
+            loss_sum = self.loss_sum(logits, batch_labels, "train", batch_images)
+            self._step(self.batch_mean(loss_sum, len(batch_labels)))
             if scheduler is not None:
                 scheduler.step()
             outputs.append((loss_sum.detach()[None], logits.detach()))
             done += 1
         if outputs:  # one metric update for the whole call
             loss_sums, logits = zip(*outputs)
-            labels = torch.cat([labels for _, labels in batches])
             self.train_metrics.update(torch.cat(loss_sums).sum(), torch.cat(logits), labels)
 
-    def _compiled_steps(self, group: list[tuple[Tensor, Tensor]], scheduler: Any) -> tuple[Tensor, Tensor]:
-        """``compiled_steps`` optimizer steps in one compiled call, written back into the module and optimizer."""
+    def _compiled_steps(self, images: Tensor, labels: Tensor, scheduler: Any) -> tuple[Tensor, Tensor]:
+        """``compiled_steps`` optimizer steps on batches ``[k, batch, ...]`` in one compiled call, written back
+        into the module and the optimizer."""
         optimizer = self.trainer.optimizers[0]
         settings = optimizer.param_groups[0]
-        hyper = []
-        for _ in group:  # the schedule's rate (and one-cycle's momentum) at each step, as eager stepping sees it
-            hyper.append([settings["lr"], *settings["betas"], settings["eps"], settings["weight_decay"]])
-            if scheduler is not None:
-                scheduler.step()
         params = list(self.net.parameters())
         states = [optimizer.state[p] for p in params]
+        settings_each_step = []
+        for _ in labels:  # the schedule's rate (and one-cycle's momentum) at each step, as eager stepping sees it
+            settings_each_step.append([settings["lr"], *settings["betas"], settings["eps"], settings["weight_decay"]])
+            if scheduler is not None:
+                scheduler.step()
+        hyper = step_hyperparameters(settings_each_step, int(states[0]["step"]) + 1 if states[0] else 1)
         if not states[0]:  # the optimizer's state as torch's fused Adam lays it out on its first step
             for param, state in zip(params, states):
                 state["step"] = torch.zeros((), device=param.device)
                 state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(param), torch.zeros_like(param)
-        images, labels = (torch.stack(tensors) for tensors in zip(*group))
         new_params, exp_avgs, exp_avg_sqs, new_step, loss_sums, logits = self._compiled(
             [p.detach() for p in params], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-            states[0]["step"], images, labels, torch.tensor(hyper, device=self.device),
+            states[0]["step"], images, labels, hyper.to(self.device),
         )  # fmt: skip
         with torch.no_grad():
             for param, state, new, exp_avg, exp_avg_sq in zip(params, states, new_params, exp_avgs, exp_avg_sqs):
@@ -293,7 +316,7 @@ class FastClassifier(Classifier):
                 state["exp_avg_sq"].copy_(exp_avg_sq)
                 state["step"].copy_(new_step)
         progress = self._step_progress()
-        for _ in group:  # counted as Lightning counts eager steps: global_step, checkpoints, max_steps
+        for _ in hyper:  # counted as Lightning counts eager steps: global_step, checkpoints, max_steps
             progress.increment_ready()
             progress.increment_completed()
         return loss_sums.clone(), logits.clone()  # a CUDA graph's next replay overwrites its outputs

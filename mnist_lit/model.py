@@ -239,6 +239,10 @@ class Classifier(L.LightningModule):
         self.log(f"{stage}/acc", values["acc"], prog_bar=stage != "train", **log)
         metrics.reset()
 
+    def optimizer_steps(self) -> int | float:
+        """The optimizer steps of the whole fit, which the learning-rate schedules span."""
+        return self.trainer.estimated_stepping_batches
+
     def optimizer_class(self) -> type[Optimizer]:
         """The optimizer ``optimizer`` names."""
         return OPTIMIZERS[self.hparams.optimizer]
@@ -252,7 +256,7 @@ class Classifier(L.LightningModule):
         optimizer = optimizer_class(self.parameters(), lr=self.hparams.lr, **options)
         if self.hparams.lr_schedule == "constant":
             return optimizer
-        steps = self.trainer.estimated_stepping_batches
+        steps = self.optimizer_steps()
         if self.hparams.lr_schedule == "one_cycle":
             scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.hparams.lr, total_steps=steps)
         else:

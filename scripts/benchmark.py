@@ -85,8 +85,9 @@ def project_run(args: argparse.Namespace, side: str, out_dir: str) -> dict:
         extra += ["--model.steps_per_call", str(args.steps_per_call)]
     if side == "compiled":
         extra += ["--model.compiled_steps", str(args.compiled_steps)]
-    if args.limit_batches:
-        extra += ["--trainer.limit_train_batches", str(args.limit_batches)]
+    if args.limit_batches:  # Lightning counts a fast `training_step` call, which takes several batches, as one
+        calls = args.limit_batches if side == "idiomatic" else args.limit_batches // steps_per_call(args)
+        extra += ["--trainer.limit_train_batches", str(calls)]
     cli = cli_main([
         "fit",
         "--config", CONFIGS[args.model],
@@ -103,6 +104,15 @@ def project_run(args: argparse.Namespace, side: str, out_dir: str) -> dict:
     timer = next(callback for callback in cli.trainer.callbacks if isinstance(callback, EpochTimer))
     metrics = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]
     return {"epoch_seconds": list(timer.epoch_seconds), "test_acc": metrics["test/acc"]}
+
+
+def steps_per_call(args: argparse.Namespace) -> int:
+    """The fast sides' batches per ``training_step`` call: ``--steps-per-call``, or the config's."""
+    if args.steps_per_call:
+        return args.steps_per_call
+    import yaml
+
+    return yaml.safe_load(Path(CONFIGS[args.model]).read_text())["model"]["init_args"]["steps_per_call"]
 
 
 def run_side(args: argparse.Namespace) -> dict:
@@ -162,7 +172,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--compile", action="store_true", help="the project sides compile their network")
     parser.add_argument("--steps-per-call", type=int, default=None, help="the fast side's (default: the config's)")
-    parser.add_argument("--limit-batches", type=int, default=None, help="train on this many batches an epoch")
+    parser.add_argument(
+        "--limit-batches",
+        type=int,
+        default=None,
+        help="train on this many batches an epoch (a multiple of the steps per call)",
+    )
     parser.add_argument("--compiled-steps", type=int, default=0, help="add the fast side with compiled_steps K")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--seed", type=int, default=0)
@@ -171,6 +186,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch is warm-up and is not timed")
+    if args.limit_batches and args.limit_batches % steps_per_call(args):
+        parser.error(f"--limit-batches must be a multiple of the steps per call ({steps_per_call(args)})")
     return args
 
 

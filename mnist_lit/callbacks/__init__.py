@@ -4,5 +4,6 @@ from mnist_lit.callbacks.confusion import ConfusionMatrix
 from mnist_lit.callbacks.epoch_timer import EpochTimer
 from mnist_lit.callbacks.misclassified import MisclassifiedDigits
 from mnist_lit.callbacks.prediction_writer import PredictionWriter
+from mnist_lit.callbacks.progress import BatchProgressBar
 
-__all__ = ["ConfusionMatrix", "EpochTimer", "MisclassifiedDigits", "PredictionWriter"]
+__all__ = ["BatchProgressBar", "ConfusionMatrix", "EpochTimer", "MisclassifiedDigits", "PredictionWriter"]

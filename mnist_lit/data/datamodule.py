@@ -208,8 +208,15 @@ class MNISTDataModule(L.LightningDataModule):
             self.hparams.batch_size,
             shuffle_seed=shuffle_seed,
             augment=self._augmentation(),
+            batches_per_item=self._batches_per_step(),
             **processes,
         )
+
+    def _batches_per_step(self) -> int:
+        """How many batches the model's ``training_step`` takes at once: ``batches_per_step`` where the model
+        says (:class:`mnist_lit.FastClassifier`), one otherwise."""
+        model = self.trainer.lightning_module if self.trainer else None
+        return getattr(model, "batches_per_step", 1)
 
     def _augmentation(self) -> Callable[..., Tensor] | None:
         """The shifts, then the other augmentations, as one function of a batch and a generator (or None)."""

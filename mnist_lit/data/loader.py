@@ -2,7 +2,7 @@
 
 A tiny MLP spends its time on per-step overhead, so ``DataLoader``'s per-item ``__getitem__`` and
 collate would cost more than the network. The whole split lives in one tensor (on the training
-device), and a batch is ``images[idx]``.
+device); a training epoch is one indexed gather of it in the epoch's order, and every batch is a slice.
 
 Under DDP every process holds the split and takes its own share: of each shuffled training batch
 (so every process runs the same number of steps and together they see the single-process batch),
@@ -20,7 +20,7 @@ from torch import Tensor
 
 # added to the shuffle's seed to give the augmentation a random stream of its own
 AUGMENT_STREAM = 1 << 40
-# training images gathered (and augmented) at once: whole batches, about this many
+# training images augmented at once: whole batches, about this many
 BLOCK_IMAGES = 1024
 
 
@@ -75,9 +75,12 @@ class TensorBatchLoader:
         rank: int = 0,
         world_size: int = 1,
         augment: Callable[..., Tensor] | None = None,
+        batches_per_item: int = 1,
     ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        if batches_per_item < 1 or (batches_per_item > 1 and (world_size > 1 or shuffle_seed is None)):
+            raise ValueError(f"batches_per_item must be 1, or more for training in one process: {batches_per_item}")
         if shuffle_seed is None:  # evaluation: a contiguous shard, in order
             start, stop = len(images) * rank // world_size, len(images) * (rank + 1) // world_size
             images, labels = images[start:stop], labels[start:stop]
@@ -87,28 +90,38 @@ class TensorBatchLoader:
         self.rank = rank
         self.world_size = world_size
         self.augment = augment
+        self.batches_per_item = batches_per_item
         # `sampler` and `batch_sampler` are the DataLoader attributes Lightning looks at: it calls
         # `sampler.set_epoch` each epoch and checks evaluation loaders for shuffling
         self.sampler = None if shuffle_seed is None else EpochShuffle(len(images), shuffle_seed)
         self.batch_sampler = None
 
     def __len__(self) -> int:
+        return math.ceil(self.batches / self.batches_per_item)
+
+    @property
+    def batches(self) -> int:
+        """Batches in an epoch (items hold ``batches_per_item`` of them)."""
         return math.ceil(len(self.images) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         if self.sampler is None:
             yield from zip(self.images.split(self.batch_size), self.labels.split(self.batch_size))
             return
+        # one gather for the whole epoch: every batch after it is a slice, and a step that takes several
+        # batches gets them as one tensor without copying
         order = self.sampler.permutation().to(self.images.device)
-        generator = self.sampler.augment_generator(self.images.device) if self.augment else None
-        # whole batches at a time: one gather, and augmentation's fixed cost per call paid once for all of them
-        block = self.batch_size * max(1, BLOCK_IMAGES // self.batch_size)
-        for idx in order.split(block):
-            images, labels = self.images[idx], self.labels[idx]
-            if self.augment:
-                images = self.augment(images, generator=generator)
-            for batch_images, batch_labels in zip(images.split(self.batch_size), labels.split(self.batch_size)):
-                if self.world_size > 1:
-                    batch_images = batch_images[self.rank :: self.world_size]
-                    batch_labels = batch_labels[self.rank :: self.world_size]
-                yield batch_images, batch_labels
+        images, labels = self.images[order], self.labels[order]
+        if self.augment:
+            # whole batches at a time, in blocks of a size that depends on the batch size alone, so the
+            # augmentation's draws do not depend on how the batches are handed out
+            generator = self.sampler.augment_generator(self.images.device)
+            block = self.batch_size * max(1, BLOCK_IMAGES // self.batch_size)
+            for start in range(0, len(images), block):
+                images[start : start + block] = self.augment(images[start : start + block], generator=generator)
+        item = self.batch_size * self.batches_per_item
+        for batch_images, batch_labels in zip(images.split(item), labels.split(item)):
+            if self.world_size > 1:
+                batch_images = batch_images[self.rank :: self.world_size]
+                batch_labels = batch_labels[self.rank :: self.world_size]
+            yield batch_images, batch_labels
