@@ -181,6 +181,7 @@ class FastClassifier(Classifier):
         # both chosen when `fit` starts: the callbacks and hooks do not change while it runs
         self._step: Callable[[Tensor], None] | None = None
         self._compiled: Callable | None = None  # when compiled_steps > 0
+        self.compile_seconds: float | None = None  # how long compiling took, for scripts/benchmark.py
         quiet_fast_path_warnings()
 
     def on_train_start(self) -> None:
@@ -233,8 +234,9 @@ class FastClassifier(Classifier):
                 f"compiled_steps={k}: cannot compile the steps ({type(err).__name__}: {err}); training eager."
             )
             return None
+        self.compile_seconds = time.perf_counter() - started
         rank_zero_info(
-            f"compiled_steps={k}: {k} optimizer steps compiled into one graph in {time.perf_counter() - started:.1f} s."
+            f"compiled_steps={k}: {k} optimizer steps compiled into one graph in {self.compile_seconds:.1f} s."
         )
         return compiled
 
@@ -268,14 +270,13 @@ class FastClassifier(Classifier):
         if trainer.max_steps >= 0:  # Lightning checks `max_steps` between calls; stop on it within one too
             steps = min(steps, trainer.max_steps - trainer.global_step)
         images, labels = images[: steps * size], labels[: steps * size]
-        scheduler, k, done, outputs = self.lr_schedulers(), self.hparams.compiled_steps, 0, []
-        while done < steps:
-            start, stop = done * size, (done + k) * size
-            if self._compiled is not None and stop <= len(labels):  # a whole group of whole batches
-                group = images[start:stop].view(k, size, *images.shape[1:]), labels[start:stop].view(k, size)
-                outputs.append(self._compiled_steps(*group, scheduler))
-                done += k
-                continue
+        scheduler, k, compiled, outputs = self.lr_schedulers(), self.hparams.compiled_steps, 0, []
+        if self._compiled is not None and (groups := len(labels) // (k * size)):  # whole groups of whole batches
+            compiled, shape = groups * k, (groups, k, size)
+            group_images = images[: compiled * size].view(*shape, *images.shape[1:])
+            outputs.append(self._compiled_steps(group_images, labels[: compiled * size].view(shape), scheduler))
+        for step in range(compiled, steps):  # the rest eager
+            start = step * size
             batch_images, batch_labels = images[start : start + size], labels[start : start + size]
             logits = self(batch_images)
             loss_sum = self.loss_sum(logits, batch_labels, "train", batch_images)
@@ -283,20 +284,20 @@ class FastClassifier(Classifier):
             if scheduler is not None:
                 scheduler.step()
             outputs.append((loss_sum.detach()[None], logits.detach()))
-            done += 1
         if outputs:  # one metric update for the whole call
             loss_sums, logits = zip(*outputs)
             self.train_metrics.update(torch.cat(loss_sums).sum(), torch.cat(logits), labels)
 
     def _compiled_steps(self, images: Tensor, labels: Tensor, scheduler: Any) -> tuple[Tensor, Tensor]:
-        """``compiled_steps`` optimizer steps on batches ``[k, batch, ...]`` in one compiled call, written back
-        into the module and the optimizer."""
+        """The optimizer steps on batches ``[groups, compiled_steps, batch, ...]``, a group per compiled call,
+        written back into the module and the optimizer after the last."""
         optimizer = self.trainer.optimizers[0]
         settings = optimizer.param_groups[0]
         params = list(self.net.parameters())
         states = [optimizer.state[p] for p in params]
         settings_each_step = []
-        for _ in labels:  # the schedule's rate (and one-cycle's momentum) at each step, as eager stepping sees it
+        for _ in range(labels.shape[0] * labels.shape[1]):  # the schedule's rate (and one-cycle's momentum) at
+            # each step, as eager stepping sees it
             settings_each_step.append([settings["lr"], *settings["betas"], settings["eps"], settings["weight_decay"]])
             if scheduler is not None:
                 scheduler.step()
@@ -305,10 +306,18 @@ class FastClassifier(Classifier):
             for param, state in zip(params, states):
                 state["step"] = torch.zeros((), device=param.device)
                 state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(param), torch.zeros_like(param)
-        new_params, exp_avgs, exp_avg_sqs, new_step, loss_sums, logits = self._compiled(
-            [p.detach() for p in params], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
-            states[0]["step"], images, labels, hyper.to(self.device),
-        )  # fmt: skip
+        carried = ([p.detach() for p in params], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+                   states[0]["step"])  # fmt: skip
+        loss_sums, logits = [], []
+        for group_images, group_labels, group_hyper in zip(
+            images, labels, hyper.to(self.device).view(*labels.shape[:2], -1)
+        ):
+            if self.device.type == "cuda":  # each call a new step of the CUDA graph's replays
+                torch.compiler.cudagraph_mark_step_begin()
+            *carried, group_loss_sums, group_logits = self._compiled(*carried, group_images, group_labels, group_hyper)
+            loss_sums.append(group_loss_sums.clone())  # a CUDA graph's next replay overwrites its outputs
+            logits.append(group_logits.clone())
+        new_params, exp_avgs, exp_avg_sqs, new_step = carried
         with torch.no_grad():
             for param, state, new, exp_avg, exp_avg_sq in zip(params, states, new_params, exp_avgs, exp_avg_sqs):
                 param.copy_(new)
@@ -316,10 +325,10 @@ class FastClassifier(Classifier):
                 state["exp_avg_sq"].copy_(exp_avg_sq)
                 state["step"].copy_(new_step)
         progress = self._step_progress()
-        for _ in hyper:  # counted as Lightning counts eager steps: global_step, checkpoints, max_steps
+        for _ in settings_each_step:  # counted as Lightning counts eager steps: global_step, checkpoints, max_steps
             progress.increment_ready()
             progress.increment_completed()
-        return loss_sums.clone(), logits.clone()  # a CUDA graph's next replay overwrites its outputs
+        return torch.cat(loss_sums), torch.cat(logits)
 
     def _wrappers_idle(self) -> bool:
         """Whether Lightning's per-batch wrappers would do nothing but call the hooks, and no hook is there."""

@@ -6,7 +6,11 @@ Four sides, interleaved round by round so that the machine's slow and fast spell
 (a) a plain loop with default Adam and (b) with fused Adam, in processes that never import Lightning
 (Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` at import, which makes torch's own Adam query NVML on
 every CPU step, a cost a plain-PyTorch user never pays); (c) the idiomatic ``Classifier`` and (d) the
-configs' ``FastClassifier``, both through ``cli_main(["fit", ...])`` exactly as the CLI builds them.
+configs' ``FastClassifier``, both through ``cli_main(["fit", ...])`` exactly as the CLI builds them;
+with ``--compiled-steps K``, (e) the fast class with compiled steps (its compile time reported too, from a
+cache that the first round fills, or from an empty one each run with ``--cold``); with ``--jax``, (f) JAX
+and optax with the epoch as one ``lax.scan``, for the MLPs (``--model cnn`` is cnn.yaml's LeNet-5 without
+its dropout, which the compiled steps leave to eager training).
 The first epoch of each run is warm-up and is not counted; the minimum and median over the remaining
 epochs are reported, with test accuracy. Each side runs as ``benchmark.py --side NAME`` (JSON on stdout).
 """
@@ -14,6 +18,7 @@ epochs are reported, with test accuracy. Each side runs as ``benchmark.py --side
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -29,14 +34,18 @@ import torch
 
 # the repository's configs, wherever the script is run from
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
-CONFIGS = {"one": str(CONFIG_DIR / "one_hidden.yaml"), "two": str(CONFIG_DIR / "two_hidden.yaml")}
+CONFIGS = {name: str(CONFIG_DIR / f"{config}.yaml") for name, config in
+           {"one": "one_hidden", "two": "two_hidden", "cnn": "cnn"}.items()}  # fmt: skip
 HIDDEN = {"one": (64,), "two": (64, 1024)}
+# cnn.yaml's network without its dropout, which the compiled steps leave to eager training: like with like
+CNN = {"channels": [6, 16], "hidden_sizes": [120, 84], "dropout": 0.0}
 SIDES = {
     "plain-default": "plain loop, default Adam",
     "plain-fused": "plain loop, fused Adam",
     "idiomatic": "Classifier (idiomatic)",
     "fast": "FastClassifier (the configs)",
     "compiled": "FastClassifier, compiled steps",  # only with --compiled-steps K
+    "jax": "JAX + optax, the epoch as one lax.scan",  # only with --jax (the MLPs)
 }
 
 
@@ -48,12 +57,17 @@ def plain_run(args: argparse.Namespace, fused: bool) -> dict:
 
     device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
     train, test = (MNIST(args.data_dir, train=train, download=False) for train in (True, False))
-    x_train, y_train = train.data.flatten(1).float().div(255).to(device), train.targets.to(device)
-    x_test, y_test = test.data.flatten(1).float().div(255).to(device), test.targets.to(device)
+    x_train, y_train = train.data[:, None].float().div(255).to(device), train.targets.to(device)
+    x_test, y_test = test.data[:, None].float().div(255).to(device), test.targets.to(device)
     torch.manual_seed(args.seed)
-    widths = [x_train.shape[1], *HIDDEN[args.model]]
-    layers = [layer for i in range(len(widths) - 1) for layer in (nn.Linear(widths[i], widths[i + 1]), nn.ReLU())]
-    net = nn.Sequential(*layers, nn.Linear(widths[-1], 10)).to(device)
+    if args.model == "cnn":
+        from mnist_lit.nets.lenet import LeNet5  # a plain nn.Module: nothing of Lightning's comes with it
+
+        net = LeNet5((1, 28, 28), 10, **CNN).to(device)
+    else:
+        widths = [28 * 28, *HIDDEN[args.model]]
+        layers = [layer for i in range(len(widths) - 1) for layer in (nn.Linear(widths[i], widths[i + 1]), nn.ReLU())]
+        net = nn.Sequential(nn.Flatten(), *layers, nn.Linear(widths[-1], 10)).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, fused=fused)
     seconds = []
     for _ in range(args.epochs):
@@ -72,6 +86,67 @@ def plain_run(args: argparse.Namespace, fused: bool) -> dict:
     return {"epoch_seconds": seconds, "test_acc": accuracy}
 
 
+def jax_run(args: argparse.Namespace) -> dict:
+    """The fastest other stack we know on a CPU: JAX and optax, the whole epoch one ``jax.lax.scan`` of
+    Adam steps over the shuffled batches (the last, shorter batch left out), jitted once."""
+    import gzip
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+
+    def idx(name: str, offset: int) -> np.ndarray:  # the IDX files as MNIST ships them
+        with gzip.open(Path(args.data_dir) / "MNIST" / "raw" / f"{name}.gz") as file:
+            return np.frombuffer(file.read(), dtype=np.uint8, offset=offset)
+
+    x_train = jnp.asarray(idx("train-images-idx3-ubyte", 16).reshape(-1, 784) / np.float32(255))
+    y_train = jnp.asarray(idx("train-labels-idx1-ubyte", 8).astype(np.int32))
+    x_test = jnp.asarray(idx("t10k-images-idx3-ubyte", 16).reshape(-1, 784) / np.float32(255))
+    y_test = jnp.asarray(idx("t10k-labels-idx1-ubyte", 8).astype(np.int32))
+    key = jax.random.PRNGKey(args.seed)
+    widths, params = [784, *HIDDEN[args.model], 10], []
+    for fan_in, fan_out in itertools.pairwise(widths):  # torch's nn.Linear initialisation
+        key, w_key, b_key = jax.random.split(key, 3)
+        bound = 1 / math.sqrt(fan_in)
+        params.append((jax.random.uniform(w_key, (fan_in, fan_out), minval=-bound, maxval=bound),
+                       jax.random.uniform(b_key, (fan_out,), minval=-bound, maxval=bound)))  # fmt: skip
+
+    def forward(params: list, x: jax.Array) -> jax.Array:
+        for w, b in params[:-1]:
+            x = jax.nn.relu(x @ w + b)
+        return x @ params[-1][0] + params[-1][1]
+
+    def loss(params: list, x: jax.Array, y: jax.Array) -> jax.Array:
+        return optax.softmax_cross_entropy_with_integer_labels(forward(params, x), y).mean()
+
+    optimizer = optax.adam(1e-3)
+    steps = args.limit_batches or len(x_train) // args.batch_size
+
+    @jax.jit
+    def epoch(params: list, state: optax.OptState, key: jax.Array) -> tuple:
+        order = jax.random.permutation(key, len(x_train))[: steps * args.batch_size].reshape(steps, -1)
+
+        def step(carry: tuple, batch: jax.Array) -> tuple:
+            params, state = carry
+            value, grads = jax.value_and_grad(loss)(params, x_train[batch], y_train[batch])
+            updates, state = optimizer.update(grads, state, params)
+            return (optax.apply_updates(params, updates), state), value
+
+        (params, state), losses = jax.lax.scan(step, (params, state), order)
+        return params, state, losses
+
+    state, seconds = optimizer.init(params), []
+    for _ in range(args.epochs):
+        key, epoch_key = jax.random.split(key)
+        start = time.perf_counter()
+        params, state, losses = epoch(params, state, epoch_key)
+        losses.block_until_ready()
+        seconds.append(time.perf_counter() - start)
+    accuracy = float((forward(params, x_test).argmax(axis=1) == y_test).mean())
+    return {"epoch_seconds": seconds, "test_acc": accuracy}
+
+
 def project_run(args: argparse.Namespace, side: str, out_dir: str) -> dict:
     """The project's own path: the CLI's Trainer, DataModule and model, built from the config.
 
@@ -85,6 +160,8 @@ def project_run(args: argparse.Namespace, side: str, out_dir: str) -> dict:
         extra += ["--model.steps_per_call", str(args.steps_per_call)]
     if side == "compiled":
         extra += ["--model.compiled_steps", str(args.compiled_steps)]
+    if args.model == "cnn":
+        extra += ["--model.net.init_args.dropout", str(CNN["dropout"])]
     if args.limit_batches:  # Lightning counts a fast `training_step` call, which takes several batches, as one
         calls = args.limit_batches if side == "idiomatic" else args.limit_batches // steps_per_call(args)
         extra += ["--trainer.limit_train_batches", str(calls)]
@@ -103,7 +180,8 @@ def project_run(args: argparse.Namespace, side: str, out_dir: str) -> dict:
     ])  # fmt: skip
     timer = next(callback for callback in cli.trainer.callbacks if isinstance(callback, EpochTimer))
     metrics = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]
-    return {"epoch_seconds": list(timer.epoch_seconds), "test_acc": metrics["test/acc"]}
+    result = {"epoch_seconds": list(timer.epoch_seconds), "test_acc": metrics["test/acc"]}
+    return result | {"compile_seconds": getattr(cli.model, "compile_seconds", None)}
 
 
 def steps_per_call(args: argparse.Namespace) -> int:
@@ -117,6 +195,8 @@ def steps_per_call(args: argparse.Namespace) -> int:
 
 def run_side(args: argparse.Namespace) -> dict:
     """This process's one side (``--side``)."""
+    if args.side == "jax":
+        return jax_run(args)
     if args.side.startswith("plain"):
         # a plain-PyTorch user's Adam never pays the per-step NVML query that Lightning's variable causes
         assert "lightning" not in sys.modules and "PYTORCH_NVML_BASED_CUDA_CHECK" not in os.environ, (
@@ -127,11 +207,13 @@ def run_side(args: argparse.Namespace) -> dict:
         return project_run(args, args.side, out_dir)
 
 
-def side_in_child(argv: list[str], side: str) -> dict:
-    """One run of one side in a fresh Python process; its JSON result."""
+def side_in_child(argv: list[str], side: str, compile_cache: str) -> dict:
+    """One run of one side in a fresh Python process, with ``compile_cache`` as torch's compile cache; its
+    JSON result."""
     # Lightning sets this when imported (here, or in a test process) and children inherit it; a plain-PyTorch
     # user's process never has it
     env = {key: value for key, value in os.environ.items() if key != "PYTORCH_NVML_BASED_CUDA_CHECK"}
+    env["TORCHINDUCTOR_CACHE_DIR"] = compile_cache
     command = [sys.executable, __file__, *argv, "--side", side]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -147,6 +229,7 @@ def summarise(runs: list[dict], steps: int) -> dict:
         "s_per_epoch_min": min(timed),
         "s_per_epoch_median": statistics.median(timed),
         "test_acc": [run["test_acc"] for run in runs],
+        "compile_seconds": [run.get("compile_seconds") for run in runs],
     }
 
 
@@ -179,11 +262,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="train on this many batches an epoch (a multiple of the steps per call)",
     )
     parser.add_argument("--compiled-steps", type=int, default=0, help="add the fast side with compiled_steps K")
+    parser.add_argument("--jax", action="store_true", help="add JAX + optax (the MLPs; pip install jax optax)")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="every compiled run starts from an empty compile cache (default: the first run fills "
+        "one that the later rounds use)",
+    )
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="where to write the results (default: benchmarks/NAME.json)")
     parser.add_argument("--side", choices=sorted(SIDES), default=None, help="run one side here and print its JSON")
     args = parser.parse_args(argv)
+    if args.jax and args.model == "cnn":
+        parser.error("--jax times the MLPs only")
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch is warm-up and is not timed")
     if args.limit_batches and args.limit_batches % steps_per_call(args):
@@ -201,18 +293,23 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_lit.data import ensure_raw_files  # the plain sides read the files as torchvision lays them out
 
     ensure_raw_files(args.data_dir)
-    sides: dict[str, list[dict]] = {side: [] for side in SIDES if side != "compiled" or args.compiled_steps}
-    for _ in range(args.rounds):
-        for side, runs in sides.items():
-            runs.append(side_in_child(argv, side))
+    wanted = {"compiled": args.compiled_steps, "jax": args.jax}
+    sides: dict[str, list[dict]] = {side: [] for side in SIDES if wanted.get(side, True)}
+    with tempfile.TemporaryDirectory() as warm_cache:
+        for _ in range(args.rounds):
+            for side, runs in sides.items():
+                with tempfile.TemporaryDirectory() as empty_cache:
+                    runs.append(side_in_child(argv, side, empty_cache if args.cold else warm_cache))
 
     steps = args.limit_batches or math.ceil(60_000 / args.batch_size)
     results = {SIDES[side]: summarise(runs, steps) for side, runs in sides.items()}
-    default, fused = results[SIDES["plain-default"]], results[SIDES["plain-fused"]]
+    references = {"default": "plain-default", "fused": "plain-fused", "jax": "jax"}
+    references = {name: results[SIDES[side]] for name, side in references.items() if SIDES[side] in results}
     for result in results.values():
         for stat in ("min", "median"):
-            result[f"ratio_to_default_{stat}"] = result[f"ms_per_step_{stat}"] / default[f"ms_per_step_{stat}"]
-            result[f"ratio_to_fused_{stat}"] = result[f"ms_per_step_{stat}"] / fused[f"ms_per_step_{stat}"]
+            for name, reference in references.items():
+                ratio = result[f"ms_per_step_{stat}"] / reference[f"ms_per_step_{stat}"]
+                result[f"ratio_to_{name}_{stat}"] = ratio
 
     variant = (", network compiled" if args.compile else "") + (
         f", {args.steps_per_call} steps per call" if args.steps_per_call else ""
@@ -220,15 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     variant += f", compiled_steps {args.compiled_steps}" if args.compiled_steps else ""
     print(f"\nmodel {args.model}, batch {args.batch_size}, {args.accelerator}{variant}, "
           f"{args.rounds} rounds x {args.epochs} epochs ({steps} steps per epoch)\n")  # fmt: skip
-    print("| side | ms/step min | ms/step median | ÷ default Adam (min / median) | ÷ fused Adam (min / median) | acc |")
-    print("|---|---|---|---|---|---|")
+    print("| side | ms/step min | ms/step median | " + " | ".join(f"÷ {name} (min / median)" for name in references)
+          + " | compile s | acc |")  # fmt: skip
+    print("|---|---|---|" + "---|" * len(references) + "---|---|")
     for name, r in results.items():
+        ratios = " | ".join(f"{r[f'ratio_to_{ref}_min']:.2f} / {r[f'ratio_to_{ref}_median']:.2f}" for ref in references)
+        compiled = ", ".join(f"{c:.1f}" for c in r["compile_seconds"] if c is not None) or "-"
         accs = ", ".join(f"{a:.4f}" for a in r["test_acc"])
-        print(
-            f"| {name} | {r['ms_per_step_min']:.3f} | {r['ms_per_step_median']:.3f} | "
-            f"{r['ratio_to_default_min']:.2f} / {r['ratio_to_default_median']:.2f} | "
-            f"{r['ratio_to_fused_min']:.2f} / {r['ratio_to_fused_median']:.2f} | {accs} |"
-        )
+        steps_ms = f"{r['ms_per_step_min']:.3f} | {r['ms_per_step_median']:.3f}"
+        print(f"| {name} | {steps_ms} | {ratios} | {compiled} | {accs} |")
 
     name = f"{args.model}_bs{args.batch_size}_{args.accelerator}{'_compiled' if args.compile else ''}"
     name += f"_spc{args.steps_per_call}" if args.steps_per_call else ""
