@@ -69,7 +69,7 @@ def test_a_distilled_fit_trains_the_same_network_and_needs_no_teacher_afterwards
     data_dir, _, teacher = trained
     log_dir = tmp_path / "distilled"
     args = cli_args("fit", data_dir, log_dir, "--model.teacher", str(teacher), "--trainer.max_epochs", "1",
-                    "--trainer.limit_train_batches", "6", config="one_hidden_distilled.yaml")  # fmt: skip
+                    "--trainer.limit_train_batches", "1", config="one_hidden_distilled.yaml")  # fmt: skip
     cli = cli_main(args)
     student_path = Path(cli.trainer.checkpoint_callback.last_model_path)
     state = read_checkpoint(student_path)

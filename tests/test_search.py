@@ -20,7 +20,8 @@ search = import_script("search")
 @pytest.mark.integration
 def test_a_small_search_writes_a_config_fit_accepts_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     storage, out = f"sqlite:///{tmp_path / 'search.db'}", tmp_path / "found.yaml"
-    data = ["--data.data_dir", str(REAL_MNIST.parents[1]), "--trainer.limit_train_batches", "30"]  # to every trial
+    # to every trial: one training_step call of the fast class, 25 batches
+    data = ["--data.data_dir", str(REAL_MNIST.parents[1]), "--trainer.limit_train_batches", "1"]
     budget = ["--trials", "3", "--epochs", "2", "--val-size", "500", "--search", "lr", "shift_pixels"]
     where = ["--storage", storage, "--study", "small", "--out", str(out)]
     command = ["--config", str(CONFIGS / "one_hidden.yaml"), *budget, *where, *data]
