@@ -32,6 +32,18 @@ def test_shuffled_loader_covers_every_item_and_follows_seed_and_epoch() -> None:
     assert torch.equal(second, torch.cat([y for _, y in again]))  # a resumed run gets the same epoch order
 
 
+def test_a_loader_of_several_batches_an_item_hands_out_the_same_batches_joined() -> None:
+    images, labels = torch.arange(100).float().unsqueeze(1), torch.arange(100)
+    single = [y for _, y in TensorBatchLoader(images, labels, batch_size=8, shuffle_seed=7)]
+    joined = TensorBatchLoader(images, labels, batch_size=8, shuffle_seed=7, batches_per_item=5)
+    items = list(joined)
+    assert len(joined) == len(items) == 3 and joined.batches == len(single) == 13  # 5 + 5 + 3 batches
+    assert [len(y) for _, y in items] == [40, 40, 20]
+    assert torch.equal(torch.cat([y for _, y in items]), torch.cat(single))  # the same order, in one tensor each
+    with pytest.raises(ValueError, match="batches_per_item"):  # DDP takes its share of each batch: one a call
+        TensorBatchLoader(images, labels, batch_size=8, shuffle_seed=7, world_size=2, batches_per_item=5)
+
+
 def test_datamodule_serves_images_in_their_shape_in_the_unit_range(fake_data_dir: Path) -> None:
     dm = MNISTDataModule(str(fake_data_dir), batch_size=32, download=False)
     dm.prepare_data()
