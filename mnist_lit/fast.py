@@ -22,6 +22,7 @@ from torch.func import functional_call, grad_and_value
 from torch.nn import functional as F
 from torch.optim import Optimizer
 
+from mnist_lit.callbacks.progress import batches_per_call, training_batches
 from mnist_lit.errors import ArgumentError
 from mnist_lit.model import Classifier
 
@@ -254,11 +255,9 @@ class FastClassifier(Classifier):
     def optimizer_steps(self) -> int | float:
         """The optimizer steps of the whole fit: every batch of every call (Lightning counts calls)."""
         trainer, calls = self.trainer, self.trainer.estimated_stepping_batches  # this loads the training loader
-        loader = trainer.train_dataloader
-        per_call = getattr(loader, "batches_per_item", 1)
-        if per_call == 1 or calls == float("inf"):
+        if batches_per_call(trainer) == 1 or calls == float("inf"):
             return calls
-        steps = min(trainer.num_training_batches * per_call, loader.batches) * max(trainer.max_epochs, 1)
+        steps = training_batches(trainer) * max(trainer.max_epochs, 1)
         return steps if trainer.max_steps == -1 else min(steps, trainer.max_steps)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
