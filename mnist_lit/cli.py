@@ -10,6 +10,7 @@ from importlib import import_module
 from pathlib import Path
 
 import lightning as L
+import torch
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
@@ -165,6 +166,13 @@ class MnistLitCLI(LightningCLI):
         return {**LightningCLI.subcommands(), **{name: {"model", "datamodule"} for name in ADDED_SUBCOMMANDS}}
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--flush_denormals",
+            type=bool,
+            default=True,
+            help="Treat floats below 1.2e-38 as zero, as JAX's CPU runtime does (torch.set_flush_denormal): Adam's "
+            "moments of unused weights decay into that range, where the CPU computes many times slower.",
+        )
         # the dataset decides the network's input and output, its normalisation and the names in the reports
         parser.link_arguments("data.input_shape", "model.init_args.input_shape", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
@@ -201,6 +209,11 @@ class MnistLitCLI(LightningCLI):
             check_architecture(read_checkpoint(config.ckpt_path), config.ckpt_path, config)
         if subcommand not in ("serve", "export"):  # these write no logs
             check_writable(runs_root(config.trainer))
+
+    def before_instantiate_classes(self) -> None:
+        # before the first parallel region: the CPU threads torch starts then inherit the setting
+        subcommand = self.config.get("subcommand")
+        torch.set_flush_denormal((self.config[subcommand] if subcommand else self.config).flush_denormals)
 
     def _parse_ckpt_path(self) -> None:
         # Lightning reads the hyperparameters of --ckpt_path with torch.load; an exported model (`serve

@@ -6,11 +6,12 @@ Four sides, interleaved round by round so that the machine's slow and fast spell
 (a) a plain loop with default Adam and (b) with fused Adam, in processes that never import Lightning
 (Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` at import, which makes torch's own Adam query NVML on
 every CPU step, a cost a plain-PyTorch user never pays); (c) the idiomatic ``Classifier`` and (d) the
-configs' ``FastClassifier``, both through ``cli_main(["fit", ...])`` exactly as the CLI builds them;
-with ``--compiled-steps K``, (e) the fast class with compiled steps (its compile time reported too, from a
-cache that the first round fills, or from an empty one each run with ``--cold``); with ``--jax``, (f) JAX
-and optax with the epoch as one ``lax.scan``, for the MLPs (``--model cnn`` is cnn.yaml's LeNet-5 without
-its dropout, which the compiled steps leave to eager training).
+configs' ``FastClassifier``, both through ``cli_main(["fit", ...])`` exactly as the CLI builds them
+(with ``--autograd``, also the fast class with its gradients left to autograd); with ``--compiled-steps
+K``, (e) the fast class with compiled steps (its compile time reported too, from a cache that the first
+round fills, or from an empty one each run with ``--cold``); with ``--jax``, (f) JAX and optax with the
+epoch as one ``lax.scan``, for the MLPs (``--model cnn`` is cnn.yaml's LeNet-5 without its dropout, which
+the compiled steps leave to eager training).
 The first epoch of each run is warm-up and is not counted; the minimum and median over the remaining
 epochs are reported, with test accuracy. Each side runs as ``benchmark.py --side NAME`` (JSON on stdout).
 """
@@ -44,6 +45,7 @@ SIDES = {
     "plain-fused": "plain loop, fused Adam",
     "idiomatic": "Classifier (idiomatic)",
     "fast": "FastClassifier (the configs)",
+    "autograd": "FastClassifier, gradients by autograd",  # only with --autograd
     "compiled": "FastClassifier, compiled steps",  # only with --compiled-steps K
     "jax": "JAX + optax, the epoch as one lax.scan",  # only with --jax (the MLPs)
 }
@@ -160,6 +162,8 @@ def project_run(args: argparse.Namespace, side: str, out_dir: str) -> dict:
         extra += ["--model.steps_per_call", str(args.steps_per_call)]
     if side == "compiled":
         extra += ["--model.compiled_steps", str(args.compiled_steps)]
+    if side == "autograd":
+        extra += ["--model.write_out_gradients", "false"]
     if args.model == "cnn":
         extra += ["--model.net.init_args.dropout", str(CNN["dropout"])]
     if args.limit_batches:  # Lightning counts a fast `training_step` call, which takes several batches, as one
@@ -262,6 +266,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="train on this many batches an epoch (a multiple of the steps per call)",
     )
     parser.add_argument("--compiled-steps", type=int, default=0, help="add the fast side with compiled_steps K")
+    parser.add_argument("--autograd", action="store_true", help="add the fast class with write_out_gradients false")
     parser.add_argument("--jax", action="store_true", help="add JAX + optax (the MLPs; pip install jax optax)")
     parser.add_argument(
         "--cold",
@@ -293,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_lit.data import ensure_raw_files  # the plain sides read the files as torchvision lays them out
 
     ensure_raw_files(args.data_dir)
-    wanted = {"compiled": args.compiled_steps, "jax": args.jax}
+    wanted = {"compiled": args.compiled_steps, "jax": args.jax, "autograd": args.autograd}
     sides: dict[str, list[dict]] = {side: [] for side in SIDES if wanted.get(side, True)}
     with tempfile.TemporaryDirectory() as warm_cache:
         for _ in range(args.rounds):

@@ -1,0 +1,78 @@
+"""An MLP's cross-entropy gradients written out: the operations autograd's backward pass runs, unrecorded.
+
+At batch 32 recording the graph and walking it back costs more than the textbook network's arithmetic
+(``docs/benchmarks.md``). Each step below calls the ATen operation that autograd's formula for that
+operation calls (``tools/autograd/derivatives.yaml`` in torch's source), on the same operands, so the loss,
+the logits and the gradients are autograd's bit for bit; ``tests/test_backprop.py`` compares them with
+``torch.equal`` and fails if a torch release changes a formula.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+# nll_loss's reduction argument, as ATen numbers it
+SUM = 2
+# nll_loss's default: no class is ignored
+IGNORE_INDEX = -100
+
+
+def why_not_written_out(net: nn.Module) -> str | None:
+    """Why :class:`MLPBackprop` cannot compute ``net``'s gradients, or None when it can: it takes an
+    ``nn.Sequential`` of a ``Flatten`` into rows, then ``Linear`` layers with a ``ReLU`` between each two."""
+    if not isinstance(net, nn.Sequential):
+        return f"the network is a {type(net).__name__}, not an nn.Sequential of Flatten, Linear and ReLU"
+    layers = [layer for layer in net if not isinstance(layer, nn.Identity | nn.Dropout) or getattr(layer, "p", 0)]
+    if not layers or not isinstance(layers[0], nn.Flatten) or (layers[0].start_dim, layers[0].end_dim) != (1, -1):
+        return "the network does not start by flattening each image into a row"
+    kinds = [type(layer) for layer in layers[1:]]
+    if kinds != [nn.Linear, nn.ReLU] * (len(kinds) // 2) + [nn.Linear]:
+        names = " → ".join(kind.__name__ for kind in kinds)
+        return f"after Flatten the network runs {names}, not Linear layers with a ReLU between each two"
+    if any(layer.bias is None for layer in layers[1::2]):
+        return "a Linear layer has no bias"
+    return None
+
+
+class MLPBackprop:
+    """The summed cross-entropy of a batch, its logits and the gradients of its mean, for an MLP that
+    :func:`why_not_written_out` accepts.
+
+    Args:
+        standardize: What the classifier applies to the images before the network (no parameters).
+        net: The network. Its parameters are read where they are now: updated in place (as optimizers do,
+            and ``load_state_dict``), they are seen; replaced, they are not.
+    """
+
+    def __init__(self, standardize: nn.Module, net: nn.Module) -> None:
+        if (reason := why_not_written_out(net)) is not None:
+            raise ValueError(f"Cannot write out this network's gradients: {reason}.")
+        self.standardize = standardize
+        # (weight, bias) of each Linear layer, a ReLU after each but the last; detached: nothing is recorded
+        self.layers = [(layer.weight.detach(), layer.bias.detach()) for layer in net if isinstance(layer, nn.Linear)]
+
+    def __call__(self, images: Tensor, labels: Tensor, loss_scale: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """``(loss_sum, logits, gradients)`` of ``loss_sum * loss_scale``, the gradients in the order of
+        ``net.parameters()``; ``loss_scale`` is the batch mean's ``1 / count`` as a tensor."""
+        out, inputs = self.standardize(images).flatten(1), []  # inputs: each Linear layer's
+        for weight, bias in self.layers:
+            inputs.append(torch.relu(out) if inputs else out)
+            out = F.linear(inputs[-1], weight, bias)  # addmm(bias, input, weight.t())
+        logits = out
+        # cross_entropy: nll_loss of log_softmax
+        log_probs = torch.log_softmax(logits, 1)
+        loss_sum, total_weight = torch.ops.aten.nll_loss_forward(log_probs, labels, None, SUM, IGNORE_INDEX)
+        grad = torch.ops.aten.nll_loss_backward(loss_scale, log_probs, labels, None, SUM, IGNORE_INDEX, total_weight)
+        grad = torch._log_softmax_backward_data(grad, log_probs, 1, log_probs.dtype)
+        grads: list[Tensor] = []
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer_input = inputs[i]
+            # addmm's formulas: the bias sums the rows; weight.t() is column-major, so its gradient is
+            # grad.t().mm(input) (mm_mat2_backward), and the input's (mm_mat1_backward) grad.mm(weight)
+            grads += [grad.sum(0), grad.t().mm(layer_input)]
+            if i:
+                # ReLU's formula reads its output, the layer's input
+                grad = torch.ops.aten.threshold_backward(grad.mm(self.layers[i][0]), layer_input, 0)
+        return loss_sum, logits, grads[::-1]
