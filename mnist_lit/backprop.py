@@ -25,6 +25,8 @@ def why_not_written_out(net: nn.Module) -> str | None:
     if not isinstance(net, nn.Sequential):
         return f"the network is a {type(net).__name__}, not an nn.Sequential of Flatten, Linear and ReLU"
     layers = [layer for layer in net if not isinstance(layer, nn.Identity | nn.Dropout) or getattr(layer, "p", 0)]
+    if other := next((layer for layer in layers if not isinstance(layer, nn.Flatten | nn.Linear | nn.ReLU)), None):
+        return f"the network has a {type(other).__name__} layer, whose gradient is not written out here"
     if not layers or not isinstance(layers[0], nn.Flatten) or (layers[0].start_dim, layers[0].end_dim) != (1, -1):
         return "the network does not start by flattening each image into a row"
     kinds = [type(layer) for layer in layers[1:]]

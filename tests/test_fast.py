@@ -30,21 +30,29 @@ class CountsBackward(L.Callback):
         self.calls += 1
 
 
+ADAMW = ("--model.optimizer", "adamw", "--model.weight_decay", "0.01")
+
+
 @pytest.mark.parametrize(
-    ("config", "extra"),
+    ("config", "extra", "written_out"),
     [
-        ("one_hidden.yaml", ()),  # 600 images: 19 batches per epoch, so calls of 7, 7 and 5
-        ("two_hidden_tuned.yaml", ("--data.val_size", "100")),  # one-cycle, AdamW, shifts; 16 batches: 7, 7, 2
-        ("cnn.yaml", ()),  # any network
-        ("one_hidden.yaml", ("--model.optimizer", "sgd")),  # the optimizer the idiomatic class builds, not Adam
+        ("one_hidden.yaml", (), True),  # 600 images: 19 batches per epoch, so calls of 7, 7 and 5
+        # one-cycle, AdamW, shifts, label smoothing (autograd's); 16 batches: 7, 7, 2
+        ("two_hidden_tuned.yaml", ("--data.val_size", "100"), False),
+        # written out: one-cycle's rate and momentum, AdamW's decay, standardised pixels
+        ("one_hidden_tuned.yaml", ("--data.val_size", "100", *ADAMW, "--model.normalize", "true"), True),
+        ("cnn.yaml", (), False),  # any network
+        ("one_hidden.yaml", ("--model.optimizer", "sgd"), True),  # the optimizer the idiomatic class builds
+        ("one_hidden.yaml", ("--model.write_out_gradients", "false"), False),
     ],
 )
 def test_the_fast_path_trains_exactly_what_the_idiomatic_class_trains(
-    config: str, extra: tuple[str, ...], fake_data_dir: Path, tmp_path: Path
+    config: str, extra: tuple[str, ...], written_out: bool, fake_data_dir: Path, tmp_path: Path
 ) -> None:
     plain = fit(fake_data_dir, tmp_path / "plain", *extra, "--model", "mnist_lit.Classifier", config=config)
     fast = fit(fake_data_dir, tmp_path / "fast", *extra, "--model.steps_per_call", "7", config=config)
     assert type(plain.model) is Classifier and type(fast.model) is FastClassifier
+    assert (fast.model._backprop is not None) == written_out
     batches = len(plain.datamodule.train_dataloader())
     assert fast.trainer.global_step == plain.trainer.global_step == 2 * batches  # every step counted
     for key, weights in plain.model.state_dict().items():
@@ -214,6 +222,7 @@ def test_compiled_steps_leave_a_network_with_dropout_to_eager_steps(fake_data_di
         lightning_log.removeHandler(caplog.handler)
     assert cli.model._compiled is None
     assert "compiled_steps=5: the network has dropout" in caplog.text and "training eager" in caplog.text
+    assert "Gradients by autograd: the network has a Conv2d layer" in caplog.text  # nor written out, and why
 
 
 def test_compiled_steps_must_fit_in_a_call() -> None:

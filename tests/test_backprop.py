@@ -1,0 +1,124 @@
+"""The written-out gradients and the direct Adam update: autograd's and ``optimizer.step()``'s numbers, bit for bit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from mnist_lit import cli_main
+from mnist_lit.backprop import MLPBackprop, why_not_written_out
+from mnist_lit.fast import CPUAdam, FusedAdamSteps, OptimizerSteps
+from mnist_lit.nets import MLP, LeNet5, Standardize
+from tests.helpers import cli_args
+
+
+@pytest.mark.parametrize("hidden", [(64,), (64, 1024), (5, 7, 9)])
+@pytest.mark.parametrize("standardize", [nn.Identity(), Standardize([0.13], [0.31])])
+def test_the_written_out_gradients_are_autograds(hidden: tuple[int, ...], standardize: nn.Module) -> None:
+    torch.manual_seed(0)
+    net = MLP((1, 28, 28), 10, hidden)
+    images, labels = torch.rand(30, 1, 28, 28), torch.randint(0, 10, (30,))  # 30: a batch's short remainder
+    logits = net(standardize(images))
+    loss_sum = F.cross_entropy(logits, labels, reduction="sum")
+    (loss_sum / 30).backward()
+    written_sum, written_logits, grads = MLPBackprop(standardize, net)(images, labels, torch.ones(()) / 30)
+    assert torch.equal(written_sum, loss_sum) and torch.equal(written_logits, logits)
+    assert len(grads) == len(list(net.parameters()))
+    for (name, param), grad in zip(net.named_parameters(), grads):
+        assert torch.equal(grad, param.grad), name
+
+
+def test_a_dead_unit_gets_the_gradient_autograd_gives_it() -> None:
+    """ReLU's gradient where its output is zero, through a layer whose units are all dead for some rows."""
+    torch.manual_seed(1)
+    net = MLP((1, 4, 4), 3, (6, 5))
+    with torch.no_grad():
+        net[1].bias[:3] = -100.0  # three units never fire
+    images, labels = torch.rand(8, 1, 4, 4), torch.randint(0, 3, (8,))
+    (F.cross_entropy(net(images), labels, reduction="sum") / 8).backward()
+    _, _, grads = MLPBackprop(nn.Identity(), net)(images, labels, torch.ones(()) / 8)
+    assert not grads[0][:3].any()
+    assert all(torch.equal(grad, param.grad) for grad, param in zip(grads, net.parameters()))
+
+
+@pytest.mark.parametrize(
+    ("net", "reason"),
+    [
+        (LeNet5((1, 28, 28), 10), "has a Conv2d layer"),
+        (nn.Sequential(nn.Flatten(), nn.Linear(4, 4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2)), "Dropout"),
+        (nn.Sequential(nn.Linear(4, 2)), "does not start by flattening"),
+        (nn.Sequential(nn.Flatten(), nn.Linear(4, 4), nn.Linear(4, 2)), "Linear → Linear"),
+        (nn.Sequential(nn.Flatten(), nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2)), "Tanh"),
+        (nn.Sequential(nn.Flatten(), nn.Linear(4, 2, bias=False)), "no bias"),
+        (nn.Linear(4, 2), "not an nn.Sequential"),
+    ],
+)
+def test_a_network_it_cannot_take_is_named_with_the_reason(net: nn.Module, reason: str) -> None:
+    assert reason in why_not_written_out(net)
+    with pytest.raises(ValueError, match="Cannot write out this network's gradients"):
+        MLPBackprop(nn.Identity(), net)
+
+
+def test_identity_and_dropout_that_drops_nothing_are_taken() -> None:
+    net = nn.Sequential(nn.Identity(), nn.Flatten(), nn.Dropout(0.0), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    assert why_not_written_out(net) is None and why_not_written_out(MLP((1, 2, 2), 2, (3,))) is None
+
+
+def adam_run(make: type, steps: FusedAdamSteps | None, **options: object) -> list[torch.Tensor]:
+    """Four Adam steps on an MLP with the learning rate and momentum changing between them (as one-cycle
+    changes them), by ``optimizer.step()`` or by ``steps``; the parameters and state after them."""
+    torch.manual_seed(0)
+    net = MLP((1, 4, 4), 3, (6,))
+    optimizer = make(net.parameters(), lr=0.01, fused=True, **options)
+    update = None if steps is None else steps(optimizer)
+    for step in range(4):
+        grads = [torch.randn(p.shape, generator=torch.Generator().manual_seed(step)) for p in net.parameters()]
+        optimizer.param_groups[0]["lr"] = 0.01 / (step + 1)
+        optimizer.param_groups[0]["betas"] = (0.9 - 0.01 * step, 0.999)
+        if update is None:
+            for param, grad in zip(net.parameters(), grads):
+                param.grad = grad
+            optimizer.step()
+        else:
+            update(grads)
+    if update is not None:
+        update.finish()
+    state = optimizer.state_dict()["state"]
+    return [*net.parameters(), *(value for entry in state.values() for value in entry.values())]
+
+
+@pytest.mark.parametrize(
+    ("make", "options"),
+    [(torch.optim.Adam, {}), (CPUAdam, {"weight_decay": 0.1}), (torch.optim.AdamW, {"weight_decay": 0.1})],
+)
+def test_the_direct_update_is_the_optimizers_step(make: type, options: dict) -> None:
+    expected, direct = adam_run(make, None, **options), adam_run(make, FusedAdamSteps, **options)
+    assert len(expected) == len(direct) == 4 * 4  # four parameters, each with step, exp_avg and exp_avg_sq
+    for got, want in zip(direct, expected):
+        assert torch.equal(got, want)
+
+
+def test_the_direct_update_takes_only_what_it_reproduces() -> None:
+    params = list(MLP((1, 2, 2), 2, (3,)).parameters())
+    assert FusedAdamSteps.applies(torch.optim.Adam(params, fused=True))
+    assert not FusedAdamSteps.applies(torch.optim.Adam(params))  # torch's other implementations
+    assert not FusedAdamSteps.applies(torch.optim.Adam(params, fused=True, amsgrad=True))
+    assert not FusedAdamSteps.applies(torch.optim.SGD(params, lr=0.1))
+    sgd = torch.optim.SGD(params, lr=0.1)
+    OptimizerSteps(sgd)([torch.ones_like(p) for p in params])  # any other: its own step()
+    assert all(torch.equal(p.grad, torch.ones_like(p)) for p in params)
+
+
+def test_the_cli_flushes_denormal_floats_unless_told_not_to(fake_data_dir: Path, tmp_path: Path) -> None:
+    tiny = torch.tensor([1e-39])  # a denormal float32: read as zero once flushing is on
+    try:
+        for flush, product in (("false", 2e-39), ("true", 0.0)):
+            args = cli_args("fit", fake_data_dir, tmp_path / flush, "--trainer.fast_dev_run", "1")
+            cli_main([*args, "--flush_denormals", flush])
+            assert (tiny * 2).item() == pytest.approx(product, abs=1e-45)
+    finally:
+        torch.set_flush_denormal(False)
