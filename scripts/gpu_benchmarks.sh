@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The GPU rows of docs/benchmarks.md, in one run: every side of scripts/benchmark.py on the GPU, both
-# networks, batch 32 and 256, the compiled steps (CUDA graphs, torch.compile's "reduce-overhead") for
-# K = 1, 5, 10, 25, each compiled cold (an empty inductor cache) and then warm. Ready to run unchanged
-# where a GPU is lent:
+# The GPU rows of docs/benchmarks.md, in one run: every side of scripts/benchmark.py on the GPU (the fast
+# class's gradients written out and by autograd), both networks, batch 32 and 256, the compiled steps
+# (CUDA graphs, torch.compile's "reduce-overhead") for K = 1, 5, 10, 25, each compiled cold (an empty
+# inductor cache) and then warm. Ready to run unchanged where a GPU is lent:
 #
 #     bash scripts/gpu_benchmarks.sh [OUT_DIR]      # about 8 minutes on an H200; JSON files in OUT_DIR
 #
@@ -18,7 +18,7 @@ mkdir -p "$out"
 for model in one two; do
   for batch in 32 256; do
     python scripts/benchmark.py --accelerator gpu --model "$model" --batch-size "$batch" --epochs 3 --rounds 2 \
-      --json "$out/${model}_bs${batch}_sides.json" > /dev/null
+      --autograd --json "$out/${model}_bs${batch}_sides.json" > /dev/null
     for k in 1 5 10 25; do
       cache="$(mktemp -d)"
       for pass in cold warm; do
