@@ -273,6 +273,20 @@ def cli_main(args: ArgsType = None) -> MnistLitCLI:
     `predict` whose inputs could not all be read writes every row it can, then exits with status 3.
     """
     quiet_lightning()
+    flushing = denormals_flushed()  # --flush_denormals sets it for the run; the caller's setting comes back after
+    try:
+        return _run_cli(args)
+    finally:
+        torch.set_flush_denormal(flushing)
+
+
+def denormals_flushed() -> bool:
+    """Whether this thread reads floats below 1.2e-38 as zero (``torch.set_flush_denormal``, which has no getter)."""
+    return torch.tensor([1e-39]).item() == 0.0
+
+
+def _run_cli(args: ArgsType) -> MnistLitCLI:
+    """:func:`cli_main`'s run, each error the user can fix turned into one paragraph and an exit status."""
     try:
         cli = MnistLitCLI(
             Classifier,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from torch import nn
@@ -11,6 +12,7 @@ from torch.nn import functional as F
 
 from mnist_lit import cli_main
 from mnist_lit.backprop import MLPBackprop, why_not_written_out
+from mnist_lit.cli import denormals_flushed
 from mnist_lit.fast import CPUAdam, FusedAdamSteps, OptimizerSteps
 from mnist_lit.nets import MLP, LeNet5, Standardize
 from tests.helpers import cli_args
@@ -113,12 +115,25 @@ def test_the_direct_update_takes_only_what_it_reproduces() -> None:
     assert all(torch.equal(p.grad, torch.ones_like(p)) for p in params)
 
 
-def test_the_cli_flushes_denormal_floats_unless_told_not_to(fake_data_dir: Path, tmp_path: Path) -> None:
-    tiny = torch.tensor([1e-39])  # a denormal float32: read as zero once flushing is on
+class RecordsFlushing(L.Callback):
+    """Whether denormal floats read as zero while training."""
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.flushing = denormals_flushed()
+
+
+def test_the_cli_flushes_denormal_floats_while_it_runs_unless_told_not_to(fake_data_dir: Path, tmp_path) -> None:
+    for flush, expected in (("true", True), ("false", False)):
+        args = cli_args("fit", fake_data_dir, tmp_path / flush, "--trainer.fast_dev_run", "1")
+        cli = cli_main([*args, "--flush_denormals", flush, "--trainer.callbacks+=tests.test_backprop.RecordsFlushing"])
+        (recorder,) = [callback for callback in cli.trainer.callbacks if isinstance(callback, RecordsFlushing)]
+        assert recorder.flushing is expected
+        assert not denormals_flushed()  # the caller's setting afterwards
+    torch.set_flush_denormal(True)
     try:
-        for flush, product in (("false", 2e-39), ("true", 0.0)):
-            args = cli_args("fit", fake_data_dir, tmp_path / flush, "--trainer.fast_dev_run", "1")
-            cli_main([*args, "--flush_denormals", flush])
-            assert (tiny * 2).item() == pytest.approx(product, abs=1e-45)
+        cli_main([*cli_args("fit", fake_data_dir, tmp_path / "kept", "--trainer.fast_dev_run", "1"),
+                  "--flush_denormals", "false"])  # fmt: skip
+        assert denormals_flushed()  # a caller who flushes keeps flushing
+        assert (torch.tensor([1e-39]) * 2).item() == 0.0
     finally:
         torch.set_flush_denormal(False)
