@@ -375,17 +375,18 @@ class FastClassifier(Classifier):
             compiled, shape = groups * k, (groups, k, size)
             group_images = images[: compiled * size].view(*shape, *images.shape[1:])
             outputs.append(self._compiled_steps(group_images, labels[: compiled * size].view(shape), scheduler))
-        if self._backprop is not None:
+        if self._backprop is not None:  # the rest eager: gradients written out, or by autograd
             outputs += self._written_out_steps(images[compiled * size :], labels[compiled * size :], size, scheduler)
-        for step in range(compiled, steps if self._backprop is None else compiled):  # the rest eager, by autograd
-            start = step * size
-            batch_images, batch_labels = images[start : start + size], labels[start : start + size]
-            logits = self(batch_images)
-            loss_sum = self.loss_sum(logits, batch_labels, "train", batch_images)
-            self._step(self.batch_mean(loss_sum, len(batch_labels)))
-            if scheduler is not None:
-                scheduler.step()
-            outputs.append((loss_sum.detach()[None], logits.detach()))
+        else:
+            for step in range(compiled, steps):
+                start = step * size
+                batch_images, batch_labels = images[start : start + size], labels[start : start + size]
+                logits = self(batch_images)
+                loss_sum = self.loss_sum(logits, batch_labels, "train", batch_images)
+                self._step(self.batch_mean(loss_sum, len(batch_labels)))
+                if scheduler is not None:
+                    scheduler.step()
+                outputs.append((loss_sum.detach()[None], logits.detach()))
         if outputs:  # one metric update for the whole call
             loss_sums, logits = zip(*outputs)
             self.train_metrics.update(torch.cat(loss_sums).sum(), torch.cat(logits), labels)
@@ -398,17 +399,19 @@ class FastClassifier(Classifier):
         optimizer, backprop = self.trainer.optimizers[0], self._backprop
         update = (FusedAdamSteps if FusedAdamSteps.applies(optimizer) else OptimizerSteps)(optimizer)
         scales, outputs = {}, []  # scales: the gradient autograd gives the batch mean's division, by count
-        for start in range(0, len(labels), size):
-            batch_images, batch_labels = images[start : start + size], labels[start : start + size]
-            count = len(batch_labels)
-            if count not in scales:
-                scales[count] = self.batch_mean(torch.ones((), device=self.device), count)
-            loss_sum, logits, grads = backprop(batch_images, batch_labels, scales[count])
-            update(grads)
-            if scheduler is not None:
-                scheduler.step()
-            outputs.append((loss_sum[None], logits))
-        update.finish()
+        try:
+            for start in range(0, len(labels), size):
+                batch_images, batch_labels = images[start : start + size], labels[start : start + size]
+                count = len(batch_labels)
+                if count not in scales:
+                    scales[count] = self.batch_mean(torch.ones((), device=self.device), count)
+                loss_sum, logits, grads = backprop(batch_images, batch_labels, scales[count])
+                update(grads)
+                if scheduler is not None:
+                    scheduler.step()
+                outputs.append((loss_sum[None], logits))
+        finally:  # the optimizer's state whole, whatever stops the call
+            update.finish()
         progress = self._step_progress()
         for _ in outputs:  # counted as Lightning counts eager steps: global_step, checkpoints, max_steps
             progress.increment_ready()
