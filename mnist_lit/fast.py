@@ -147,7 +147,7 @@ class FusedAdamSteps:
     in one parameter group without amsgrad or maximize (the configs' optimizer): :meth:`applies` says.
 
     It calls the fused kernel that ``step()`` ends in, on the same state, without the Python around it
-    (counters, hooks, grouping the tensors by device: about a third of the textbook network's step). Made
+    (counters, hooks, grouping the tensors by device: more than the kernel itself at this size). Made
     for one call's steps, as the state may be replaced between calls (``load_state_dict``): the steps count
     in the first parameter's step tensor, which the kernel reads for all, and :meth:`finish` copies the
     count to the others. It reads the learning rate and betas at each step, as a schedule changes them.
@@ -214,7 +214,7 @@ class FastClassifier(Classifier):
     - **Gradients written out** (``write_out_gradients``): for an MLP (:mod:`mnist_lit.backprop`) each step
       calls the operations autograd's backward pass would call, without recording a graph, and Adam's
       fused kernel without ``optimizer.step()``'s Python (:class:`FusedAdamSteps`): the same numbers, bit
-      for bit, in a third of the time at batch 32. Not with distillation, label smoothing, DDP or per-step
+      for bit, in less than half the time at batch 32. Not with distillation, label smoothing, DDP or per-step
       hooks, nor for other networks: autograd then, with one line saying why.
     - **Compiled steps** (``compiled_steps``): a call's batches run through one graph that ``torch.compile``
       made of the forward pass, the backward pass and Adam's update (:func:`adam_steps`), in groups of
