@@ -39,42 +39,55 @@ def why_not_written_out(net: nn.Module) -> str | None:
 
 
 class MLPBackprop:
-    """The summed cross-entropy of a batch, its logits and the gradients of its mean, for an MLP that
+    """The gradients of a batch's mean cross-entropy, with its logits and log-probabilities, for an MLP that
     :func:`why_not_written_out` accepts.
+
+    It holds no parameters: each call reads them from the tensors it is given and writes the gradients
+    into the buffers it is given, so the caller decides where both live (:class:`mnist_lit.fast.FusedAdamSteps`
+    keeps them in flat tensors that Adam's kernel updates in one pass).
 
     Args:
         standardize: What the classifier applies to the images before the network (no parameters).
-        net: The network. Its parameters are read where they are now: updated in place (as optimizers do,
-            and ``load_state_dict``), they are seen; replaced, they are not.
+        net: The network, for its layers: the parameters are passed to each call.
     """
 
     def __init__(self, standardize: nn.Module, net: nn.Module) -> None:
         if (reason := why_not_written_out(net)) is not None:
             raise ValueError(f"Cannot write out this network's gradients: {reason}.")
         self.standardize = standardize
-        # (weight, bias) of each Linear layer, a ReLU after each but the last; detached: nothing is recorded
-        self.layers = [(layer.weight.detach(), layer.bias.detach()) for layer in net if isinstance(layer, nn.Linear)]
+        self.total_weights: dict[int, Tensor] = {}  # nll_loss's count of the batch's targets, by batch size
 
-    def __call__(self, images: Tensor, labels: Tensor, loss_scale: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
-        """``(loss_sum, logits, gradients)`` of ``loss_sum * loss_scale``, the gradients in the order of
-        ``net.parameters()``; ``loss_scale`` is the batch mean's ``1 / count`` as a tensor."""
-        out, inputs = self.standardize(images).flatten(1), []  # inputs: each Linear layer's
-        for weight, bias in self.layers:
+    def rows(self, images: Tensor) -> Tensor:
+        """The first layer's input: ``images`` standardised and flattened into rows (any number of batches)."""
+        return self.standardize(images).flatten(1)
+
+    def __call__(
+        self, rows: Tensor, labels: Tensor, loss_scale: Tensor, params: list[Tensor], grads: list[Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        """Write the gradients of ``loss_sum * loss_scale`` into ``grads``; return ``(logits, log_probs)``.
+
+        ``params`` and ``grads`` hold each parameter's values and gradient buffer in the order of
+        ``net.parameters()``; ``loss_scale`` is the batch mean's ``1 / count`` as a tensor. The summed loss
+        is ``F.nll_loss(log_probs, labels, reduction="sum")``, for this batch or several at once.
+        """
+        weights, biases, inputs, out = params[0::2], params[1::2], [], rows  # inputs: each Linear layer's
+        for weight, bias in zip(weights, biases):
             inputs.append(torch.relu(out) if inputs else out)
             out = F.linear(inputs[-1], weight, bias)  # addmm(bias, input, weight.t())
         logits = out
-        # cross_entropy: nll_loss of log_softmax
+        # cross_entropy: nll_loss of log_softmax; nll_loss reads the count of targets only for a mean
         log_probs = torch.log_softmax(logits, 1)
-        loss_sum, total_weight = torch.ops.aten.nll_loss_forward(log_probs, labels, None, SUM, IGNORE_INDEX)
+        count = len(labels)
+        if (total_weight := self.total_weights.get(count)) is None:
+            total_weight = self.total_weights[count] = torch.tensor(float(count), device=logits.device)
         grad = torch.ops.aten.nll_loss_backward(loss_scale, log_probs, labels, None, SUM, IGNORE_INDEX, total_weight)
         grad = torch._log_softmax_backward_data(grad, log_probs, 1, log_probs.dtype)
-        grads: list[Tensor] = []
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer_input = inputs[i]
+        for i in range(len(weights) - 1, -1, -1):
             # addmm's formulas: the bias sums the rows; weight.t() is column-major, so its gradient is
             # grad.t().mm(input) (mm_mat2_backward), and the input's (mm_mat1_backward) grad.mm(weight)
-            grads += [grad.sum(0), grad.t().mm(layer_input)]
+            torch.sum(grad, 0, out=grads[2 * i + 1])
+            torch.mm(grad.t(), inputs[i], out=grads[2 * i])
             if i:
                 # ReLU's formula reads its output, the layer's input
-                grad = torch.ops.aten.threshold_backward(grad.mm(self.layers[i][0]), layer_input, 0)
-        return loss_sum, logits, grads[::-1]
+                grad = torch.ops.aten.threshold_backward(grad.mm(weights[i]), inputs[i], 0)
+        return logits, log_probs

@@ -27,6 +27,8 @@ from mnist_lit.callbacks.progress import batches_per_call, training_batches
 from mnist_lit.errors import ArgumentError
 from mnist_lit.model import Classifier
 
+# floats in a 64-byte cache line, the unit Adam's fused CPU kernel divides its work into (line_runs)
+LINE = 16
 # the hooks Lightning's wrappers around backward and the optimizer step exist to call
 PER_STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad")
 
@@ -142,26 +144,53 @@ def adam_state(optimizer: Optimizer) -> list[dict[str, Tensor]]:
     return [optimizer.state[param] for param in params]
 
 
-class FusedAdamSteps:
-    """Updates from given gradients exactly as ``optimizer.step()`` would, for torch's fused Adam or AdamW
-    in one parameter group without amsgrad or maximize (the configs' optimizer): :meth:`applies` says.
+def line_runs(sizes: list[int]) -> list[list[int]]:
+    """The parameters (by index) that Adam's fused CPU kernel can update as one flat tensor each and give the
+    numbers it gives them one by one: consecutive ones, each but the last a whole number of cache lines.
 
-    It calls the fused kernel that ``step()`` ends in, on the same state, without the Python around it
-    (counters, hooks, grouping the tensors by device: more than the kernel itself at this size). Made
-    for one call's steps, as the state may be replaced between calls (``load_state_dict``): the steps count
-    in the first parameter's step tensor, which the kernel reads for all, and :meth:`finish` copies the
-    count to the others. It reads the learning rate and betas at each step, as a schedule changes them.
+    The kernel divides a tensor among its threads in 64-byte cache lines (:data:`LINE` floats) and runs vector
+    instructions over them, but computes the elements after the tensor's last whole vector one by one, which
+    rounds differently: a parameter with such elements must end its flat tensor, so that they stay at an end.
+    """
+    runs, run = [], []
+    for index, size in enumerate(sizes):
+        run.append(index)
+        if size % LINE:
+            runs.append(run)
+            run = []
+    return [*runs, run] if run else runs
+
+
+class FusedAdamSteps:
+    """Updates exactly as ``optimizer.step()`` would, for torch's fused Adam or AdamW in one parameter group
+    without amsgrad or maximize (the configs' optimizer), for the ``steps`` steps of one call: :meth:`applies`
+    says when.
+
+    Each step writes its gradients into :attr:`grads`, reading the parameters from :attr:`params`, and calls
+    this object: it calls the fused kernel that ``step()`` ends in, without the Python around it (counters,
+    hooks, grouping the tensors by device: more than the kernel itself at this size). On the CPU the
+    parameters, their gradients and Adam's state live for the call in a few flat tensors (:func:`line_runs`),
+    one kernel pass each, and :meth:`finish` writes them back into the module and the optimizer's state: the
+    same numbers, in the same places, as ``step()`` leaves. It reads the learning rate and betas at each step,
+    as a schedule changes them.
     """
 
-    def __init__(self, optimizer: Optimizer) -> None:
-        self.group = optimizer.param_groups[0]
-        self.kernel = torch._fused_adamw_ if self.group["decoupled_weight_decay"] else torch._fused_adam_
-        self.params = [param.detach() for param in self.group["params"]]
+    def __init__(self, optimizer: Optimizer, steps: int) -> None:
+        self.group = group = optimizer.param_groups[0]
+        self.kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
+        params = [param.detach() for param in group["params"]]
         states = adam_state(optimizer)
-        self.exp_avgs = [state["exp_avg"] for state in states]
-        self.exp_avg_sqs = [state["exp_avg_sq"] for state in states]
-        self.steps = [state["step"] for state in states]
-        self.step = self.steps[0]
+        self.steps_taken = [state["step"] for state in states]
+        # what finish() writes back: the parameters, exp_avg and exp_avg_sq
+        self.targets = (params, [state["exp_avg"] for state in states], [state["exp_avg_sq"] for state in states])
+        flat = all(param.device.type == "cpu" and param.dtype == torch.float32 for param in params)
+        self.runs = line_runs([param.numel() for param in params]) if flat else [[i] for i in range(len(params))]
+        self.flat = [[torch.cat([part[i].reshape(-1) for i in run]) for run in self.runs] for part in self.targets]
+        self.flat_grads = [torch.empty_like(tensor) for tensor in self.flat[0]]
+        self.params, self.grads = self.per_parameter(self.flat[0]), self.per_parameter(self.flat_grads)
+        first = int(self.steps_taken[0]) + 1  # the count each step's bias corrections read, as a tensor
+        self.counts = torch.arange(first, first + steps, dtype=states[0]["step"].dtype, device=params[0].device)
+        self.taken = 0
 
     @staticmethod
     def applies(optimizer: Optimizer) -> bool:
@@ -175,28 +204,47 @@ class FusedAdamSteps:
             and not group["maximize"]
         )
 
-    def __call__(self, grads: list[Tensor]) -> None:
+    def per_parameter(self, flat: list[Tensor]) -> list[Tensor]:
+        """Each parameter's part of the flat tensors, shaped as the parameter, in the parameters' order."""
+        shapes, parts = [param.shape for param in self.targets[0]], {}
+        for run, tensor in zip(self.runs, flat):
+            for index, part in zip(run, tensor.split([shapes[i].numel() for i in run])):
+                parts[index] = part.view(shapes[index])
+        return [parts[index] for index in range(len(shapes))]
+
+    def __call__(self) -> None:
+        """One step from the gradients in :attr:`grads`."""
         group, (beta1, beta2) = self.group, self.group["betas"]
-        self.step.add_(1)
-        self.kernel(self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], [self.step] * len(grads), amsgrad=False,
+        params, exp_avgs, exp_avg_sqs = self.flat
+        step = self.counts[self.taken]
+        self.kernel(params, self.flat_grads, exp_avgs, exp_avg_sqs, [], [step] * len(params), amsgrad=False,
                     lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
                     maximize=False)  # fmt: skip
+        self.taken += 1
 
     def finish(self) -> None:
-        """Every parameter's step count, as ``step()`` keeps them."""
-        for step in self.steps[1:]:
-            step.copy_(self.step)
+        """The parameters, Adam's state and the step counts where ``step()`` keeps them."""
+        if not self.taken:
+            return
+        with torch.no_grad():
+            for targets, flat in zip(self.targets, self.flat):
+                for target, part in zip(targets, self.per_parameter(flat)):
+                    target.copy_(part)
+            for steps in self.steps_taken:
+                steps.copy_(self.counts[self.taken - 1])
 
 
 class OptimizerSteps:
-    """Updates from given gradients by any optimizer's own ``step()``."""
+    """Updates by any optimizer's own ``step()``, from the gradients written into :attr:`grads`."""
 
-    def __init__(self, optimizer: Optimizer) -> None:
-        self.optimizer, self.params = optimizer, optimizer.param_groups[0]["params"]
-
-    def __call__(self, grads: list[Tensor]) -> None:
-        for param, grad in zip(self.params, grads):
+    def __init__(self, optimizer: Optimizer, steps: int) -> None:
+        self.optimizer, self.params = optimizer, [param.detach() for param in optimizer.param_groups[0]["params"]]
+        self.grads = [torch.empty_like(param) for param in self.params]
+        for param, grad in zip(optimizer.param_groups[0]["params"], self.grads):
             param.grad = grad
+
+    def __call__(self) -> None:
+        """One step from the gradients in :attr:`grads`."""
         self.optimizer.step()
 
     def finish(self) -> None:
@@ -207,15 +255,16 @@ class FastClassifier(Classifier):
     """:class:`Classifier` with the same updates, made fast for networks this small (the configs use it).
 
     - **Several optimizer steps per call, one gather.** Each ``training_step`` call gets ``steps_per_call``
-      consecutive batches as one tensor (the training loader hands them out so, :attr:`batches_per_step`,
-      as slices of the epoch's one gather) and runs one optimizer step (manual optimization) on each, so
-      Lightning's loop around a call, which costs about half this network's step, is paid once for all
-      of them. ``trainer.max_steps`` is honoured within a call.
+      consecutive batches as one tensor (the training loader gathers them so, :attr:`batches_per_step`)
+      and runs one optimizer step (manual optimization) on each, so Lightning's loop around a call, which
+      costs about half this network's step, is paid once for all of them. ``trainer.max_steps`` is
+      honoured within a call.
     - **Gradients written out** (``write_out_gradients``): for an MLP (:mod:`mnist_lit.backprop`) each step
       calls the operations autograd's backward pass would call, without recording a graph, and Adam's
-      fused kernel without ``optimizer.step()``'s Python (:class:`FusedAdamSteps`): the same numbers, bit
-      for bit, in less than half the time at batch 32. Not with distillation, label smoothing, DDP or per-step
-      hooks, nor for other networks: autograd then, with one line saying why.
+      fused kernel without ``optimizer.step()``'s Python, on flat copies of the parameters and their state
+      that it writes back after the call (:class:`FusedAdamSteps`): the same numbers, bit for bit, in less
+      than half the time at batch 32. Not with distillation, label smoothing, DDP or per-step hooks, nor for
+      other networks: autograd then, with one line saying why.
     - **Compiled steps** (``compiled_steps``): a call's batches run through one graph that ``torch.compile``
       made of the forward pass, the backward pass and Adam's update (:func:`adam_steps`), in groups of
       ``compiled_steps`` steps a graph. The graph reads the batches where the gather left them.
@@ -376,7 +425,8 @@ class FastClassifier(Classifier):
             group_images = images[: compiled * size].view(*shape, *images.shape[1:])
             outputs.append(self._compiled_steps(group_images, labels[: compiled * size].view(shape), scheduler))
         if self._backprop is not None:  # the rest eager: gradients written out, or by autograd
-            outputs += self._written_out_steps(images[compiled * size :], labels[compiled * size :], size, scheduler)
+            rest = slice(compiled * size, None)
+            outputs.append(self._written_out_steps(images[rest], labels[rest], size, scheduler))
         else:
             for step in range(compiled, steps):
                 start = step * size
@@ -391,32 +441,33 @@ class FastClassifier(Classifier):
             loss_sums, logits = zip(*outputs)
             self.train_metrics.update(torch.cat(loss_sums).sum(), torch.cat(logits), labels)
 
-    def _written_out_steps(
-        self, images: Tensor, labels: Tensor, size: int, scheduler: Any
-    ) -> list[tuple[Tensor, Tensor]]:
+    def _written_out_steps(self, images: Tensor, labels: Tensor, size: int, scheduler: Any) -> tuple[Tensor, Tensor]:
         """An optimizer step on each batch of ``size`` images, its gradients written out (:class:`MLPBackprop`);
-        each batch's summed loss and logits."""
+        the steps' summed loss and their logits."""
         optimizer, backprop = self.trainer.optimizers[0], self._backprop
-        update = (FusedAdamSteps if FusedAdamSteps.applies(optimizer) else OptimizerSteps)(optimizer)
-        scales, outputs = {}, []  # scales: the gradient autograd gives the batch mean's division, by count
+        steps = math.ceil(len(labels) / size)
+        update = (FusedAdamSteps if FusedAdamSteps.applies(optimizer) else OptimizerSteps)(optimizer, steps)
+        scales, logits, log_probs = {}, [], []  # scales: the gradient autograd gives the batch mean's division
         try:
-            for start in range(0, len(labels), size):
-                batch_images, batch_labels = images[start : start + size], labels[start : start + size]
+            for batch_rows, batch_labels in zip(backprop.rows(images).split(size), labels.split(size)):
                 count = len(batch_labels)
                 if count not in scales:
                     scales[count] = self.batch_mean(torch.ones((), device=self.device), count)
-                loss_sum, logits, grads = backprop(batch_images, batch_labels, scales[count])
-                update(grads)
+                outputs = backprop(batch_rows, batch_labels, scales[count], update.params, update.grads)
+                update()
                 if scheduler is not None:
                     scheduler.step()
-                outputs.append((loss_sum[None], logits))
-        finally:  # the optimizer's state whole, whatever stops the call
+                logits.append(outputs[0])
+                log_probs.append(outputs[1])
+        finally:  # the parameters and the optimizer's state whole, whatever stops the call
             update.finish()
         progress = self._step_progress()
-        for _ in outputs:  # counted as Lightning counts eager steps: global_step, checkpoints, max_steps
+        for _ in logits:  # counted as Lightning counts eager steps: global_step, checkpoints, max_steps
             progress.increment_ready()
             progress.increment_completed()
-        return outputs
+        # the steps' losses summed at once: the training loss is reported, not trained on
+        loss_sum = F.nll_loss(torch.cat(log_probs), labels[: len(logits) * size], reduction="sum")
+        return loss_sum[None], torch.cat(logits)
 
     def _compiled_steps(self, images: Tensor, labels: Tensor, scheduler: Any) -> tuple[Tensor, Tensor]:
         """The optimizer steps on batches ``[groups, compiled_steps, batch, ...]``, a group per compiled call,

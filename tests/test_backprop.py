@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from mnist_lit import cli_main
 from mnist_lit.backprop import MLPBackprop, why_not_written_out
 from mnist_lit.cli import denormals_flushed
-from mnist_lit.fast import CPUAdam, FusedAdamSteps, OptimizerSteps
+from mnist_lit.fast import CPUAdam, FusedAdamSteps, OptimizerSteps, line_runs
 from mnist_lit.nets import MLP, LeNet5, Standardize
 from tests.helpers import cli_args
 
@@ -27,11 +27,21 @@ def test_the_written_out_gradients_are_autograds(hidden: tuple[int, ...], standa
     logits = net(standardize(images))
     loss_sum = F.cross_entropy(logits, labels, reduction="sum")
     (loss_sum / 30).backward()
-    written_sum, written_logits, grads = MLPBackprop(standardize, net)(images, labels, torch.ones(()) / 30)
-    assert torch.equal(written_sum, loss_sum) and torch.equal(written_logits, logits)
-    assert len(grads) == len(list(net.parameters()))
+    written_logits, log_probs, grads = written_out(standardize, net, images, labels)
+    assert torch.equal(written_logits, logits)
+    assert torch.equal(F.nll_loss(log_probs, labels, reduction="sum"), loss_sum)
     for (name, param), grad in zip(net.named_parameters(), grads):
         assert torch.equal(grad, param.grad), name
+
+
+def written_out(
+    standardize: nn.Module, net: nn.Module, images: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """The logits, log-probabilities and gradients of the batch mean that :class:`MLPBackprop` writes out."""
+    backprop, params = MLPBackprop(standardize, net), [param.detach() for param in net.parameters()]
+    grads = [torch.full_like(param, float("nan")) for param in params]  # every element must be written
+    logits, log_probs = backprop(backprop.rows(images), labels, torch.ones(()) / len(labels), params, grads)
+    return logits, log_probs, grads
 
 
 def test_a_dead_unit_gets_the_gradient_autograd_gives_it() -> None:
@@ -42,7 +52,7 @@ def test_a_dead_unit_gets_the_gradient_autograd_gives_it() -> None:
         net[1].bias[:3] = -100.0  # three units never fire
     images, labels = torch.rand(8, 1, 4, 4), torch.randint(0, 3, (8,))
     (F.cross_entropy(net(images), labels, reduction="sum") / 8).backward()
-    _, _, grads = MLPBackprop(nn.Identity(), net)(images, labels, torch.ones(()) / 8)
+    _, _, grads = written_out(nn.Identity(), net, images, labels)
     assert not grads[0][:3].any()
     assert all(torch.equal(grad, param.grad) for grad, param in zip(grads, net.parameters()))
 
@@ -70,25 +80,29 @@ def test_identity_and_dropout_that_drops_nothing_are_taken() -> None:
     assert why_not_written_out(net) is None and why_not_written_out(MLP((1, 2, 2), 2, (3,))) is None
 
 
-def adam_run(make: type, steps: FusedAdamSteps | None, **options: object) -> list[torch.Tensor]:
+def adam_run(make: type, steps: type[FusedAdamSteps] | None, **options: object) -> list[torch.Tensor]:
     """Four Adam steps on an MLP with the learning rate and momentum changing between them (as one-cycle
-    changes them), by ``optimizer.step()`` or by ``steps``; the parameters and state after them."""
+    changes them), by ``optimizer.step()`` or by ``steps``, in two calls of two steps each; the parameters and
+    state after them. The MLP's parameters (96, 6, 18 and 3 numbers) make three flat tensors (``line_runs``)."""
     torch.manual_seed(0)
     net = MLP((1, 4, 4), 3, (6,))
     optimizer = make(net.parameters(), lr=0.01, fused=True, **options)
-    update = None if steps is None else steps(optimizer)
-    for step in range(4):
-        grads = [torch.randn(p.shape, generator=torch.Generator().manual_seed(step)) for p in net.parameters()]
-        optimizer.param_groups[0]["lr"] = 0.01 / (step + 1)
-        optimizer.param_groups[0]["betas"] = (0.9 - 0.01 * step, 0.999)
-        if update is None:
-            for param, grad in zip(net.parameters(), grads):
-                param.grad = grad
-            optimizer.step()
-        else:
-            update(grads)
-    if update is not None:
-        update.finish()
+    for call in range(2):
+        update = None if steps is None else steps(optimizer, 2)
+        for step in range(2 * call, 2 * call + 2):
+            grads = [torch.randn(p.shape, generator=torch.Generator().manual_seed(step)) for p in net.parameters()]
+            optimizer.param_groups[0]["lr"] = 0.01 / (step + 1)
+            optimizer.param_groups[0]["betas"] = (0.9 - 0.01 * step, 0.999)
+            if update is None:
+                for param, grad in zip(net.parameters(), grads):
+                    param.grad = grad
+                optimizer.step()
+            else:
+                for buffer, grad in zip(update.grads, grads):
+                    buffer.copy_(grad)
+                update()
+        if update is not None:
+            update.finish()
     state = optimizer.state_dict()["state"]
     return [*net.parameters(), *(value for entry in state.values() for value in entry.values())]
 
@@ -104,15 +118,24 @@ def test_the_direct_update_is_the_optimizers_step(make: type, options: dict) -> 
         assert torch.equal(got, want)
 
 
+def test_parameters_share_a_flat_tensor_only_after_whole_cache_lines() -> None:
+    assert line_runs([50176, 64, 640, 10]) == [[0, 1, 2, 3]]  # the textbook's one-hidden MLP: one tensor
+    assert line_runs([96, 6, 18, 3]) == [[0, 1], [2], [3]]
+    assert line_runs([16, 32]) == [[0, 1]] and line_runs([24, 16]) == [[0], [1]]
+
+
 def test_the_direct_update_takes_only_what_it_reproduces() -> None:
     params = list(MLP((1, 2, 2), 2, (3,)).parameters())
     assert FusedAdamSteps.applies(torch.optim.Adam(params, fused=True))
     assert not FusedAdamSteps.applies(torch.optim.Adam(params))  # torch's other implementations
     assert not FusedAdamSteps.applies(torch.optim.Adam(params, fused=True, amsgrad=True))
     assert not FusedAdamSteps.applies(torch.optim.SGD(params, lr=0.1))
-    sgd = torch.optim.SGD(params, lr=0.1)
-    OptimizerSteps(sgd)([torch.ones_like(p) for p in params])  # any other: its own step()
-    assert all(torch.equal(p.grad, torch.ones_like(p)) for p in params)
+    before = [param.detach().clone() for param in params]
+    update = OptimizerSteps(torch.optim.SGD(params, lr=0.1), 1)  # any other: its own step()
+    for grad in update.grads:
+        grad.fill_(1.0)
+    update()
+    assert all(torch.equal(param, old - 0.1) for param, old in zip(params, before))
 
 
 class RecordsFlushing(L.Callback):

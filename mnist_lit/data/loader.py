@@ -2,7 +2,8 @@
 
 A tiny MLP spends its time on per-step overhead, so ``DataLoader``'s per-item ``__getitem__`` and
 collate would cost more than the network. The whole split lives in one tensor (on the training
-device); a training epoch is one indexed gather of it in the epoch's order, and every batch is a slice.
+device); a training batch, or the several batches a step takes, is one indexed gather of it in the epoch's
+order (an augmented epoch is gathered whole, then augmented block by block).
 
 Under DDP every process holds the split and takes its own share: of each shuffled training batch
 (so every process runs the same number of steps and together they see the single-process batch),
@@ -108,20 +109,27 @@ class TensorBatchLoader:
         if self.sampler is None:
             yield from zip(self.images.split(self.batch_size), self.labels.split(self.batch_size))
             return
-        # one gather for the whole epoch: every batch after it is a slice, and a step that takes several
-        # batches gets them as one tensor without copying
         order = self.sampler.permutation().to(self.images.device)
-        images, labels = self.images[order], self.labels[order]
-        if self.augment:
-            # whole batches at a time, in blocks of a size that depends on the batch size alone, so the
-            # augmentation's draws do not depend on how the batches are handed out
-            generator = self.sampler.augment_generator(self.images.device)
-            block = self.batch_size * max(1, BLOCK_IMAGES // self.batch_size)
-            for start in range(0, len(images), block):
-                images[start : start + block] = self.augment(images[start : start + block], generator=generator)
+        labels = self.labels[order]
+        augmented = self._augmented(order) if self.augment else None
         item = self.batch_size * self.batches_per_item
-        for batch_images, batch_labels in zip(images.split(item), labels.split(item)):
-            if self.world_size > 1:
-                batch_images = batch_images[self.rank :: self.world_size]
-                batch_labels = batch_labels[self.rank :: self.world_size]
-            yield batch_images, batch_labels
+        for start in range(0, len(order), item):
+            # the item's images (of this process, under DDP: every world_size-th of each batch)
+            share = slice(start + self.rank, start + item, self.world_size)
+            if augmented is None:
+                # gathered when taken: one gather per item, small enough to be in the cache when the steps
+                # read it, where one gather of the epoch would have left it in memory (docs/benchmarks.md)
+                yield self.images.index_select(0, order[share]), labels[share]
+            else:
+                yield augmented[share], labels[share]
+
+    def _augmented(self, order: Tensor) -> Tensor:
+        """The epoch's images in ``order``, augmented whole batches at a time, in blocks of a size that
+        depends on the batch size alone, so that the augmentation's draws do not depend on how the batches
+        are handed out."""
+        images = self.images[order]
+        generator = self.sampler.augment_generator(self.images.device)
+        block = self.batch_size * max(1, BLOCK_IMAGES // self.batch_size)
+        for start in range(0, len(images), block):
+            images[start : start + block] = self.augment(images[start : start + block], generator=generator)
+        return images
