@@ -189,7 +189,8 @@ class FusedAdamSteps:
         self.flat_grads = [torch.empty_like(tensor) for tensor in self.flat[0]]
         self.params, self.grads = self.per_parameter(self.flat[0]), self.per_parameter(self.flat_grads)
         first = int(self.steps_taken[0]) + 1  # the count each step's bias corrections read, as a tensor
-        self.counts = torch.arange(first, first + steps, dtype=states[0]["step"].dtype, device=params[0].device)
+        counts = torch.arange(first, first + steps, dtype=states[0]["step"].dtype, device=params[0].device)
+        self.counts = counts.unbind()  # made at once: indexing a tensor at each step costs more
         self.taken = 0
 
     @staticmethod
@@ -257,7 +258,7 @@ class FastClassifier(Classifier):
     - **Several optimizer steps per call, one gather.** Each ``training_step`` call gets ``steps_per_call``
       consecutive batches as one tensor (the training loader gathers them so, :attr:`batches_per_step`)
       and runs one optimizer step (manual optimization) on each, so Lightning's loop around a call, which
-      costs about half this network's step, is paid once for all of them. ``trainer.max_steps`` is
+      costs several of this network's steps, is paid once for all of them. ``trainer.max_steps`` is
       honoured within a call.
     - **Gradients written out** (``write_out_gradients``): for an MLP (:mod:`mnist_lit.backprop`) each step
       calls the operations autograd's backward pass would call, without recording a graph, and Adam's
@@ -294,12 +295,12 @@ class FastClassifier(Classifier):
     """
 
     def __init__(
-        self, steps_per_call: int = 25, compiled_steps: int = 0, write_out_gradients: bool = True, **kwargs: Any
+        self, steps_per_call: int = 75, compiled_steps: int = 0, write_out_gradients: bool = True, **kwargs: Any
     ) -> None:
         if steps_per_call < 1:
             raise ArgumentError(
                 f"{{name}} must be at least 1, got {steps_per_call}. 1 runs one batch per training_step call; the "
-                "configs use 25.",
+                "configs use 75.",
                 "steps_per_call",
                 "--model.steps_per_call",
             )

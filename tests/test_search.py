@@ -20,7 +20,7 @@ search = import_script("search")
 @pytest.mark.integration
 def test_a_small_search_writes_a_config_fit_accepts_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     storage, out = f"sqlite:///{tmp_path / 'search.db'}", tmp_path / "found.yaml"
-    # to every trial: one training_step call of the fast class, 25 batches
+    # to every trial: one training_step call of the fast class, 75 batches
     data = ["--data.data_dir", str(REAL_MNIST.parents[1]), "--trainer.limit_train_batches", "1"]
     budget = ["--trials", "3", "--epochs", "2", "--val-size", "500", "--search", "lr", "shift_pixels"]
     where = ["--storage", storage, "--study", "small", "--out", str(out)]
