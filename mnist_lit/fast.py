@@ -145,8 +145,8 @@ def adam_state(optimizer: Optimizer) -> list[dict[str, Tensor]]:
 
 
 def line_runs(sizes: list[int]) -> list[list[int]]:
-    """The parameters (by index) that Adam's fused CPU kernel can update as one flat tensor each and give the
-    numbers it gives them one by one: consecutive ones, each but the last a whole number of cache lines.
+    """Groups of parameters (by index) that Adam's fused CPU kernel can update as one flat tensor each, with
+    the numbers it gives them one by one: consecutive ones, each but the last a whole number of cache lines.
 
     The kernel divides a tensor among its threads in 64-byte cache lines (:data:`LINE` floats) and runs vector
     instructions over them, but computes the elements after the tensor's last whole vector one by one, which
@@ -180,7 +180,7 @@ class FusedAdamSteps:
         self.kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
         params = [param.detach() for param in group["params"]]
         states = adam_state(optimizer)
-        self.steps_taken = [state["step"] for state in states]
+        self.step_counts = [state["step"] for state in states]
         # what finish() writes back: the parameters, exp_avg and exp_avg_sq
         self.targets = (params, [state["exp_avg"] for state in states], [state["exp_avg_sq"] for state in states])
         flat = all(param.device.type == "cpu" and param.dtype == torch.float32 for param in params)
@@ -188,7 +188,7 @@ class FusedAdamSteps:
         self.flat = [[torch.cat([part[i].reshape(-1) for i in run]) for run in self.runs] for part in self.targets]
         self.flat_grads = [torch.empty_like(tensor) for tensor in self.flat[0]]
         self.params, self.grads = self.per_parameter(self.flat[0]), self.per_parameter(self.flat_grads)
-        first = int(self.steps_taken[0]) + 1  # the count each step's bias corrections read, as a tensor
+        first = int(self.step_counts[0]) + 1  # the count each step's bias corrections read, as a tensor
         counts = torch.arange(first, first + steps, dtype=states[0]["step"].dtype, device=params[0].device)
         self.counts = counts.unbind()  # made at once: indexing a tensor at each step costs more
         self.taken = 0
@@ -231,12 +231,13 @@ class FusedAdamSteps:
             for targets, flat in zip(self.targets, self.flat):
                 for target, part in zip(targets, self.per_parameter(flat)):
                     target.copy_(part)
-            for steps in self.steps_taken:
-                steps.copy_(self.counts[self.taken - 1])
+            for count in self.step_counts:
+                count.copy_(self.counts[self.taken - 1])
 
 
 class OptimizerSteps:
-    """Updates by any optimizer's own ``step()``, from the gradients written into :attr:`grads`."""
+    """Updates by any optimizer's own ``step()``, from the gradients written into :attr:`grads` (``steps``,
+    the call's count, is not needed: ``step()`` counts)."""
 
     def __init__(self, optimizer: Optimizer, steps: int) -> None:
         self.optimizer, self.params = optimizer, [param.detach() for param in optimizer.param_groups[0]["params"]]
@@ -454,12 +455,14 @@ class FastClassifier(Classifier):
                 count = len(batch_labels)
                 if count not in scales:
                     scales[count] = self.batch_mean(torch.ones((), device=self.device), count)
-                outputs = backprop(batch_rows, batch_labels, scales[count], update.params, update.grads)
+                batch_logits, batch_log_probs = backprop(
+                    batch_rows, batch_labels, scales[count], update.params, update.grads
+                )
                 update()
                 if scheduler is not None:
                     scheduler.step()
-                logits.append(outputs[0])
-                log_probs.append(outputs[1])
+                logits.append(batch_logits)
+                log_probs.append(batch_log_probs)
         finally:  # the parameters and the optimizer's state whole, whatever stops the call
             update.finish()
         progress = self._step_progress()

@@ -117,8 +117,8 @@ class TensorBatchLoader:
             # the item's images (of this process, under DDP: every world_size-th of each batch)
             share = slice(start + self.rank, start + item, self.world_size)
             if augmented is None:
-                # gathered when taken: one gather per item, small enough to be in the cache when the steps
-                # read it, where one gather of the epoch would have left it in memory (docs/benchmarks.md)
+                # gathered as it is taken, so its images are fresh in the cache when the steps read them: one
+                # gather of the epoch wrote it all out to memory first, then read it back (docs/benchmarks.md)
                 yield self.images.index_select(0, order[share]), labels[share]
             else:
                 yield augmented[share], labels[share]
