@@ -187,7 +187,8 @@ class FusedAdamSteps:
         self.runs = line_runs([param.numel() for param in params]) if flat else [[i] for i in range(len(params))]
         self.flat = [[torch.cat([part[i].reshape(-1) for i in run]) for run in self.runs] for part in self.targets]
         self.flat_grads = [torch.empty_like(tensor) for tensor in self.flat[0]]
-        self.params, self.grads = self.per_parameter(self.flat[0]), self.per_parameter(self.flat_grads)
+        self.parts = [self.per_parameter(flat) for flat in self.flat]  # what finish() copies, as the targets
+        self.params, self.grads = self.parts[0], self.per_parameter(self.flat_grads)
         first = int(self.step_counts[0]) + 1  # the count each step's bias corrections read, as a tensor
         counts = torch.arange(first, first + steps, dtype=states[0]["step"].dtype, device=params[0].device)
         self.counts = counts.unbind()  # made at once: indexing a tensor at each step costs more
@@ -228,8 +229,8 @@ class FusedAdamSteps:
         if not self.taken:
             return
         with torch.no_grad():
-            for targets, flat in zip(self.targets, self.flat):
-                for target, part in zip(targets, self.per_parameter(flat)):
+            for targets, parts in zip(self.targets, self.parts):
+                for target, part in zip(targets, parts):
                     target.copy_(part)
             for count in self.step_counts:
                 count.copy_(self.counts[self.taken - 1])
