@@ -13,8 +13,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-# nll_loss's reduction argument, as ATen numbers it
-SUM = 2
+# nll_loss's reduction argument, as ATen numbers it: none, one loss per row
+NONE = 0
 # nll_loss's default: no class is ignored
 IGNORE_INDEX = -100
 
@@ -55,33 +55,41 @@ class MLPBackprop:
         if (reason := why_not_written_out(net)) is not None:
             raise ValueError(f"Cannot write out this network's gradients: {reason}.")
         self.standardize = standardize
-        self.total_weights: dict[int, Tensor] = {}  # nll_loss's count of the batch's targets, by batch size
+        self.classes = [layer for layer in net if isinstance(layer, nn.Linear)][-1].out_features
 
     def rows(self, images: Tensor) -> Tensor:
         """The first layer's input: ``images`` standardised and flattened into rows (any number of batches)."""
         return self.standardize(images).flatten(1)
 
-    def __call__(
-        self, rows: Tensor, labels: Tensor, loss_scale: Tensor, params: list[Tensor], grads: list[Tensor]
-    ) -> tuple[Tensor, Tensor]:
-        """Write the gradients of ``loss_sum * loss_scale`` into ``grads``; return ``(logits, log_probs)``.
+    def loss_grads(self, labels: Tensor, scales: Tensor) -> Tensor:
+        """The gradient of each batch's loss with respect to its log-probabilities, for any number of batches
+        at once: a row's ``scales`` entry is its batch's ``1 / count``, as a tensor.
 
-        ``params`` and ``grads`` hold each parameter's values and gradient buffer in the order of
-        ``net.parameters()``; ``loss_scale`` is the batch mean's ``1 / count`` as a tensor. The summed loss
-        is ``F.nll_loss(log_probs, labels, reduction="sum")``, for this batch or several at once.
+        nll_loss's backward formula reads only the labels and the scale (minus the scale at the label, zero
+        elsewhere), so the rows of many batches are made in one call, the same numbers as batch by batch.
+        """
+        shape = (len(labels), self.classes)
+        return torch.ops.aten.nll_loss_backward(
+            scales, scales.new_empty(shape), labels, None, NONE, IGNORE_INDEX, scales.new_empty(())
+        )
+
+    def __call__(
+        self, rows: Tensor, loss_grad: Tensor, params: list[Tensor], grads: list[Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        """Write the gradients of the batch's loss into ``grads``; return ``(logits, log_probs)``.
+
+        ``loss_grad`` is the batch's rows of :meth:`loss_grads`. ``params`` and ``grads`` hold each
+        parameter's values and gradient buffer in the order of ``net.parameters()``. The summed loss is
+        ``F.nll_loss(log_probs, labels, reduction="sum")``, for this batch or several at once.
         """
         weights, biases, inputs, out = params[0::2], params[1::2], [], rows  # inputs: each Linear layer's
         for weight, bias in zip(weights, biases):
             inputs.append(torch.relu(out) if inputs else out)
             out = F.linear(inputs[-1], weight, bias)  # addmm(bias, input, weight.t())
         logits = out
-        # cross_entropy: nll_loss of log_softmax; nll_loss reads the count of targets only for a mean
+        # cross_entropy: nll_loss of log_softmax
         log_probs = torch.log_softmax(logits, 1)
-        count = len(labels)
-        if (total_weight := self.total_weights.get(count)) is None:
-            total_weight = self.total_weights[count] = torch.tensor(float(count), device=logits.device)
-        grad = torch.ops.aten.nll_loss_backward(loss_scale, log_probs, labels, None, SUM, IGNORE_INDEX, total_weight)
-        grad = torch._log_softmax_backward_data(grad, log_probs, 1, log_probs.dtype)
+        grad = torch._log_softmax_backward_data(loss_grad, log_probs, 1, log_probs.dtype)
         for i in range(len(weights) - 1, -1, -1):
             # addmm's formulas: the bias sums the rows; weight.t() is column-major, so its gradient is
             # grad.t().mm(input) (mm_mat2_backward), and the input's (mm_mat1_backward) grad.mm(weight)

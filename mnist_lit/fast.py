@@ -163,35 +163,33 @@ def line_runs(sizes: list[int]) -> list[list[int]]:
 
 class FusedAdamSteps:
     """Updates exactly as ``optimizer.step()`` would, for torch's fused Adam or AdamW in one parameter group
-    without amsgrad or maximize (the configs' optimizer), for the ``steps`` steps of one call: :meth:`applies`
-    says when.
+    without amsgrad or maximize (the configs' optimizer): :meth:`applies` says when.
 
-    Each step writes its gradients into :attr:`grads`, reading the parameters from :attr:`params`, and calls
-    this object: it calls the fused kernel that ``step()`` ends in, without the Python around it (counters,
-    hooks, grouping the tensors by device: more than the kernel itself at this size). On the CPU the
-    parameters, their gradients and Adam's state live for the call in a few flat tensors (:func:`line_runs`),
-    one kernel pass each, and :meth:`finish` writes them back into the module and the optimizer's state: the
-    same numbers, in the same places, as ``step()`` leaves. It reads the learning rate and betas at each step,
-    as a schedule changes them.
+    Each call of training (:meth:`start`, then one call of this object a step, then :meth:`finish`) writes each
+    step's gradients into :attr:`grads`, reading the parameters from :attr:`params`, and calls this object:
+    it calls the fused kernel that ``step()`` ends in, without the Python around it (counters, hooks,
+    grouping the tensors by device: more than the kernel itself at this size). On the CPU the parameters,
+    their gradients and Adam's state live for the call in a few flat tensors (:func:`line_runs`), one kernel
+    pass each: :meth:`start` copies them in from the module and the optimizer's state, and :meth:`finish`
+    writes them back, the same numbers, in the same places, as ``step()`` leaves. It reads the learning rate
+    and betas at each step, as a schedule changes them. The flat tensors are made once and reused.
     """
 
-    def __init__(self, optimizer: Optimizer, steps: int) -> None:
+    def __init__(self, optimizer: Optimizer) -> None:
+        self.optimizer = optimizer
         self.group = group = optimizer.param_groups[0]
         self.kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
         params = [param.detach() for param in group["params"]]
-        states = adam_state(optimizer)
-        self.step_counts = [state["step"] for state in states]
-        # what finish() writes back: the parameters, exp_avg and exp_avg_sq
-        self.targets = (params, [state["exp_avg"] for state in states], [state["exp_avg_sq"] for state in states])
         flat = all(param.device.type == "cpu" and param.dtype == torch.float32 for param in params)
         self.runs = line_runs([param.numel() for param in params]) if flat else [[i] for i in range(len(params))]
-        self.flat = [[torch.cat([part[i].reshape(-1) for i in run]) for run in self.runs] for part in self.targets]
-        self.flat_grads = [torch.empty_like(tensor) for tensor in self.flat[0]]
-        self.parts = [self.per_parameter(flat) for flat in self.flat]  # what finish() copies, as the targets
+        self.shapes = [param.shape for param in params]
+        # the parameters, exp_avg and exp_avg_sq, and the gradients, each as a few flat tensors
+        *self.flat, self.flat_grads = [
+            [params[run[0]].new_empty(sum(params[i].numel() for i in run)) for run in self.runs] for _ in range(4)
+        ]
+        self.parts = [self.per_parameter(flat) for flat in self.flat]  # each parameter's part, as the targets
         self.params, self.grads = self.parts[0], self.per_parameter(self.flat_grads)
-        first = int(self.step_counts[0]) + 1  # the count each step's bias corrections read, as a tensor
-        counts = torch.arange(first, first + steps, dtype=states[0]["step"].dtype, device=params[0].device)
-        self.counts = counts.unbind()  # made at once: indexing a tensor at each step costs more
+        self.counts: tuple[Tensor, ...] = ()
         self.taken = 0
 
     @staticmethod
@@ -208,11 +206,30 @@ class FusedAdamSteps:
 
     def per_parameter(self, flat: list[Tensor]) -> list[Tensor]:
         """Each parameter's part of the flat tensors, shaped as the parameter, in the parameters' order."""
-        shapes, parts = [param.shape for param in self.targets[0]], {}
+        parts = {}
         for run, tensor in zip(self.runs, flat):
-            for index, part in zip(run, tensor.split([shapes[i].numel() for i in run])):
-                parts[index] = part.view(shapes[index])
-        return [parts[index] for index in range(len(shapes))]
+            for index, part in zip(run, tensor.split([self.shapes[i].numel() for i in run])):
+                parts[index] = part.view(self.shapes[index])
+        return [parts[index] for index in range(len(self.shapes))]
+
+    def targets(self) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
+        """Where ``step()`` keeps the parameters, exp_avg, exp_avg_sq and the step counts (read at each call:
+        loading a checkpoint replaces the state's tensors and the parameter group)."""
+        self.group = self.optimizer.param_groups[0]
+        states = adam_state(self.optimizer)
+        params = [param.detach() for param in self.group["params"]]
+        return params, *([state[key] for state in states] for key in ("exp_avg", "exp_avg_sq", "step"))
+
+    def start(self, steps: int) -> None:
+        """Load the parameters and Adam's state into the flat tensors, for a call of up to ``steps`` steps."""
+        *targets, step_counts = self.targets()
+        with torch.no_grad():
+            for parts, tensors in zip(self.parts, targets):
+                torch._foreach_copy_(parts, tensors)
+        first = int(step_counts[0]) + 1  # the count each step's bias corrections read, as a tensor
+        counts = torch.arange(first, first + steps, dtype=step_counts[0].dtype, device=step_counts[0].device)
+        self.counts = counts.unbind()  # made at once: indexing a tensor at each step costs more
+        self.taken = 0
 
     def __call__(self) -> None:
         """One step from the gradients in :attr:`grads`."""
@@ -228,22 +245,24 @@ class FusedAdamSteps:
         """The parameters, Adam's state and the step counts where ``step()`` keeps them."""
         if not self.taken:
             return
+        *targets, step_counts = self.targets()
         with torch.no_grad():
-            for targets, parts in zip(self.targets, self.parts):
-                for target, part in zip(targets, parts):
-                    target.copy_(part)
-            for count in self.step_counts:
+            for tensors, parts in zip(targets, self.parts):
+                torch._foreach_copy_(tensors, parts)
+            for count in step_counts:
                 count.copy_(self.counts[self.taken - 1])
 
 
 class OptimizerSteps:
-    """Updates by any optimizer's own ``step()``, from the gradients written into :attr:`grads` (``steps``,
-    the call's count, is not needed: ``step()`` counts)."""
+    """Updates by any optimizer's own ``step()``, from the gradients written into :attr:`grads`."""
 
-    def __init__(self, optimizer: Optimizer, steps: int) -> None:
+    def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer, self.params = optimizer, [param.detach() for param in optimizer.param_groups[0]["params"]]
         self.grads = [torch.empty_like(param) for param in self.params]
-        for param, grad in zip(optimizer.param_groups[0]["params"], self.grads):
+
+    def start(self, steps: int) -> None:
+        """Nothing to load: ``step()`` reads the module's parameters and counts its steps."""
+        for param, grad in zip(self.optimizer.param_groups[0]["params"], self.grads):
             param.grad = grad
 
     def __call__(self) -> None:
@@ -318,13 +337,14 @@ class FastClassifier(Classifier):
         # chosen when `fit` starts: the callbacks and hooks do not change while it runs
         self._step: Callable[[Tensor], None] | None = None
         self._backprop: MLPBackprop | None = None  # gradients written out, when they can be
+        self._update: FusedAdamSteps | OptimizerSteps | None = None  # the written-out steps' updates
         self._compiled: Callable | None = None  # when compiled_steps > 0
         self.compile_seconds: float | None = None  # how long compiling took, for scripts/benchmark.py
         quiet_fast_path_warnings()
 
     def on_train_start(self) -> None:
         self._step = self._bare_step() if self._wrappers_idle() else self._wrapped_step
-        self._compiled = self._backprop = None
+        self._compiled = self._backprop = self._update = None
         if self.hparams.compiled_steps:
             if (reason := self._why_not_compiled()) is None:
                 self._compiled = self._compile()
@@ -447,18 +467,20 @@ class FastClassifier(Classifier):
     def _written_out_steps(self, images: Tensor, labels: Tensor, size: int, scheduler: Any) -> tuple[Tensor, Tensor]:
         """An optimizer step on each batch of ``size`` images, its gradients written out (:class:`MLPBackprop`);
         the steps' summed loss and their logits."""
-        optimizer, backprop = self.trainer.optimizers[0], self._backprop
-        steps = math.ceil(len(labels) / size)
-        update = (FusedAdamSteps if FusedAdamSteps.applies(optimizer) else OptimizerSteps)(optimizer, steps)
-        scales, logits, log_probs = {}, [], []  # scales: the gradient autograd gives the batch mean's division
+        backprop, update = self._backprop, self._update
+        if update is None:  # made at the first call: the optimizer's state is restored by then
+            optimizer = self.trainer.optimizers[0]
+            update = self._update = (FusedAdamSteps if FusedAdamSteps.applies(optimizer) else OptimizerSteps)(optimizer)
+        # each row's share of its batch's loss (the gradient autograd gives the batch mean's division); only
+        # the last batch can be short
+        counts = [len(batch) for batch in labels.split(size)]
+        scales = {count: self.batch_mean(torch.ones((), device=self.device), count) for count in set(counts)}
+        loss_grads = backprop.loss_grads(labels, torch.cat([scales[count].expand(count) for count in counts]))
+        logits, log_probs = [], []
+        update.start(len(counts))
         try:
-            for batch_rows, batch_labels in zip(backprop.rows(images).split(size), labels.split(size)):
-                count = len(batch_labels)
-                if count not in scales:
-                    scales[count] = self.batch_mean(torch.ones((), device=self.device), count)
-                batch_logits, batch_log_probs = backprop(
-                    batch_rows, batch_labels, scales[count], update.params, update.grads
-                )
+            for batch_rows, batch_loss_grad in zip(backprop.rows(images).split(size), loss_grads.split(size)):
+                batch_logits, batch_log_probs = backprop(batch_rows, batch_loss_grad, update.params, update.grads)
                 update()
                 if scheduler is not None:
                     scheduler.step()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import lightning as L
@@ -23,25 +24,33 @@ from tests.helpers import cli_args
 def test_the_written_out_gradients_are_autograds(hidden: tuple[int, ...], standardize: nn.Module) -> None:
     torch.manual_seed(0)
     net = MLP((1, 28, 28), 10, hidden)
-    images, labels = torch.rand(30, 1, 28, 28), torch.randint(0, 10, (30,))  # 30: a batch's short remainder
-    logits = net(standardize(images))
-    loss_sum = F.cross_entropy(logits, labels, reduction="sum")
-    (loss_sum / 30).backward()
-    written_logits, log_probs, grads = written_out(standardize, net, images, labels)
-    assert torch.equal(written_logits, logits)
-    assert torch.equal(F.nll_loss(log_probs, labels, reduction="sum"), loss_sum)
-    for (name, param), grad in zip(net.named_parameters(), grads):
-        assert torch.equal(grad, param.grad), name
+    images, labels = torch.rand(62, 1, 28, 28), torch.randint(0, 10, (62,))  # a batch of 32 and a short one of 30
+    written = written_out(standardize, net, images, labels, 32)
+    for start, (written_logits, log_probs, grads) in zip((0, 32), written):
+        batch_images, batch_labels = images[start : start + 32], labels[start : start + 32]
+        net.zero_grad()
+        logits = net(standardize(batch_images))
+        loss_sum = F.cross_entropy(logits, batch_labels, reduction="sum")
+        (loss_sum / len(batch_labels)).backward()
+        assert torch.equal(written_logits, logits)
+        assert torch.equal(F.nll_loss(log_probs, batch_labels, reduction="sum"), loss_sum)
+        for (name, param), grad in zip(net.named_parameters(), grads):
+            assert torch.equal(grad, param.grad), name
 
 
 def written_out(
-    standardize: nn.Module, net: nn.Module, images: torch.Tensor, labels: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-    """The logits, log-probabilities and gradients of the batch mean that :class:`MLPBackprop` writes out."""
+    standardize: nn.Module, net: nn.Module, images: torch.Tensor, labels: torch.Tensor, size: int
+) -> list[tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]]:
+    """Each batch's logits, log-probabilities and gradients of its mean loss, as :class:`MLPBackprop` writes
+    them out for batches of ``size`` (the last may be shorter), their loss gradients made in one call."""
     backprop, params = MLPBackprop(standardize, net), [param.detach() for param in net.parameters()]
-    grads = [torch.full_like(param, float("nan")) for param in params]  # every element must be written
-    logits, log_probs = backprop(backprop.rows(images), labels, torch.ones(()) / len(labels), params, grads)
-    return logits, log_probs, grads
+    counts = [len(batch) for batch in labels.split(size)]
+    loss_grads = backprop.loss_grads(labels, torch.cat([(torch.ones(()) / count).expand(count) for count in counts]))
+    written = []
+    for rows, loss_grad in zip(backprop.rows(images).split(size), loss_grads.split(size)):
+        grads = [torch.full_like(param, float("nan")) for param in params]  # every element must be written
+        written.append((*backprop(rows, loss_grad, params, grads), grads))
+    return written
 
 
 def test_a_dead_unit_gets_the_gradient_autograd_gives_it() -> None:
@@ -52,7 +61,7 @@ def test_a_dead_unit_gets_the_gradient_autograd_gives_it() -> None:
         net[1].bias[:3] = -100.0  # three units never fire
     images, labels = torch.rand(8, 1, 4, 4), torch.randint(0, 3, (8,))
     (F.cross_entropy(net(images), labels, reduction="sum") / 8).backward()
-    _, _, grads = written_out(nn.Identity(), net, images, labels)
+    ((_, _, grads),) = written_out(nn.Identity(), net, images, labels, 8)
     assert not grads[0][:3].any()
     assert all(torch.equal(grad, param.grad) for grad, param in zip(grads, net.parameters()))
 
@@ -82,13 +91,18 @@ def test_identity_and_dropout_that_drops_nothing_are_taken() -> None:
 
 def adam_run(make: type, steps: type[FusedAdamSteps] | None, **options: object) -> list[torch.Tensor]:
     """Four Adam steps on an MLP with the learning rate and momentum changing between them (as one-cycle
-    changes them), by ``optimizer.step()`` or by ``steps``, in two calls of two steps each; the parameters and
-    state after them. The MLP's parameters (96, 6, 18 and 3 numbers) make three flat tensors (``line_runs``)."""
+    changes them), by ``optimizer.step()`` or by one ``steps`` object over two calls of two steps each, the state
+    loaded between the calls as resuming loads it (new tensors); the parameters and state after them. The MLP's
+    parameters (96, 6, 18 and 3 numbers) make three flat tensors (``line_runs``)."""
     torch.manual_seed(0)
     net = MLP((1, 4, 4), 3, (6,))
     optimizer = make(net.parameters(), lr=0.01, fused=True, **options)
+    update = None if steps is None else steps(optimizer)
     for call in range(2):
-        update = None if steps is None else steps(optimizer, 2)
+        if call:
+            optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+        if update is not None:
+            update.start(2)
         for step in range(2 * call, 2 * call + 2):
             grads = [torch.randn(p.shape, generator=torch.Generator().manual_seed(step)) for p in net.parameters()]
             optimizer.param_groups[0]["lr"] = 0.01 / (step + 1)
@@ -131,7 +145,8 @@ def test_the_direct_update_takes_only_what_it_reproduces() -> None:
     assert not FusedAdamSteps.applies(torch.optim.Adam(params, fused=True, amsgrad=True))
     assert not FusedAdamSteps.applies(torch.optim.SGD(params, lr=0.1))
     before = [param.detach().clone() for param in params]
-    update = OptimizerSteps(torch.optim.SGD(params, lr=0.1), 1)  # any other: its own step()
+    update = OptimizerSteps(torch.optim.SGD(params, lr=0.1))  # any other: its own step()
+    update.start(1)
     for grad in update.grads:
         grad.fill_(1.0)
     update()
