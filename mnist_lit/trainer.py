@@ -25,6 +25,33 @@ from mnist_lit.serve.settings import DEFAULT_HOST, DEFAULT_PORT, Limits, cores
 class Trainer(L.Trainer):
     """Lightning's Trainer plus what this project's command line does beyond training and evaluating."""
 
+    def __init__(
+        self,
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        limit_test_batches: int | float | None = None,
+        limit_predict_batches: int | float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Lightning's Trainer, its batch limits typed int before float: Lightning's signature puts float first,
+        and the command line takes the first type a value fits, so ``--trainer.limit_train_batches 1`` would be
+        1.0, every batch, where Lightning documents one.
+
+        Args:
+            limit_train_batches: Training batches an epoch: an int counts them (``FastClassifier``'s
+                ``training_step`` calls, of ``steps_per_call`` batches each), a float is a fraction (1.0: all).
+            limit_val_batches: Validation batches: an int counts them, a float is a fraction (1.0: all).
+            limit_test_batches: Test batches: an int counts them, a float is a fraction (1.0: all).
+            limit_predict_batches: Prediction batches: an int counts them, a float is a fraction (1.0: all).
+        """
+        super().__init__(
+            limit_train_batches=limit_train_batches,
+            limit_val_batches=limit_val_batches,
+            limit_test_batches=limit_test_batches,
+            limit_predict_batches=limit_predict_batches,
+            **kwargs,
+        )
+
     def predict(self, *args: Any, output: str | None = None, **kwargs: Any) -> Any:
         """Classify the test set or your own pictures (``--data.predict_path``) and write predictions.csv.
 

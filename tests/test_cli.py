@@ -32,6 +32,16 @@ def test_the_progress_bar_can_be_turned_off(fake_data_dir: Path, tmp_path: Path,
     assert "Epoch 0" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("limit", "steps"), [("1", 1), ("3", 3), ("1.0", 19), ("0.5", 9)])
+def test_a_whole_number_of_batches_is_a_count_and_a_decimal_a_fraction(
+    limit: str, steps: int, fake_data_dir: Path, tmp_path: Path
+) -> None:
+    """As Lightning documents it: `1` is one batch, `1.0` all 19 of the 600 generated images' batches."""
+    args = cli_args("fit", fake_data_dir, tmp_path / "logs", "--trainer.max_epochs", "1", "--model.steps_per_call", "1")
+    cli = cli_main([*args, "--trainer.limit_train_batches", limit])
+    assert cli.trainer.global_step == steps
+
+
 def test_fit_logs_config_and_epoch_metrics(trained: tuple[Path, Path, Path]) -> None:
     _, log_dir, checkpoint = trained
     run_dir = checkpoint.parent.parent
