@@ -214,14 +214,14 @@ class FusedAdamSteps:
 
     def targets(self) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
         """Where ``step()`` keeps the parameters, exp_avg, exp_avg_sq and the step counts (read at each call:
-        loading a checkpoint replaces the state's tensors and the parameter group)."""
-        self.group = self.optimizer.param_groups[0]
+        loading a checkpoint replaces the state's tensors)."""
         states = adam_state(self.optimizer)
         params = [param.detach() for param in self.group["params"]]
         return params, *([state[key] for state in states] for key in ("exp_avg", "exp_avg_sq", "step"))
 
     def start(self, steps: int) -> None:
         """Load the parameters and Adam's state into the flat tensors, for a call of up to ``steps`` steps."""
+        self.group = self.optimizer.param_groups[0]  # loading a checkpoint replaces it too
         *targets, step_counts = self.targets()
         with torch.no_grad():
             for parts, tensors in zip(self.parts, targets):
@@ -467,9 +467,8 @@ class FastClassifier(Classifier):
     def _written_out_steps(self, images: Tensor, labels: Tensor, size: int, scheduler: Any) -> tuple[Tensor, Tensor]:
         """An optimizer step on each batch of ``size`` images, its gradients written out (:class:`MLPBackprop`);
         the steps' summed loss and their logits."""
-        backprop, update = self._backprop, self._update
-        if update is None:  # made at the first call: the optimizer's state is restored by then
-            optimizer = self.trainer.optimizers[0]
+        backprop, update, optimizer = self._backprop, self._update, self.trainer.optimizers[0]
+        if update is None or update.optimizer is not optimizer:  # made at the first call (or for a new optimizer)
             update = self._update = (FusedAdamSteps if FusedAdamSteps.applies(optimizer) else OptimizerSteps)(optimizer)
         # each row's share of its batch's loss (the gradient autograd gives the batch mean's division); only
         # the last batch can be short
