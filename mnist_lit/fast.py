@@ -472,7 +472,7 @@ class FastClassifier(Classifier):
             update = self._update = (FusedAdamSteps if FusedAdamSteps.applies(optimizer) else OptimizerSteps)(optimizer)
         # each row's share of its batch's loss (the gradient autograd gives the batch mean's division); only
         # the last batch can be short
-        counts = [len(batch) for batch in labels.split(size)]
+        counts = [size] * (len(labels) // size) + ([len(labels) % size] if len(labels) % size else [])
         scales = {count: self.batch_mean(torch.ones((), device=self.device), count) for count in set(counts)}
         loss_grads = backprop.loss_grads(labels, torch.cat([scales[count].expand(count) for count in counts]))
         logits, log_probs = [], []
