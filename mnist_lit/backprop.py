@@ -9,14 +9,17 @@ the logits and the gradients are autograd's bit for bit; ``tests/test_backprop.p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 # nll_loss's reduction argument, as ATen numbers it: none, one loss per row
 NONE = 0
 # nll_loss's default: no class is ignored
 IGNORE_INDEX = -100
+# ReLU's backward, which torch exposes only as an ATen operation (its overload looked up once)
+THRESHOLD_BACKWARD = torch.ops.aten.threshold_backward.default
 
 
 def why_not_written_out(net: nn.Module) -> str | None:
@@ -42,13 +45,13 @@ class MLPBackprop:
     """The gradients of a batch's mean cross-entropy, with its logits and log-probabilities, for an MLP that
     :func:`why_not_written_out` accepts.
 
-    It holds no parameters: each call reads them from the tensors it is given and writes the gradients
+    It holds no parameters: :meth:`step` reads them from the tensors it is given and writes the gradients
     into the buffers it is given, so the caller decides where both live (:class:`mnist_lit.fast.FusedAdamSteps`
     keeps them in flat tensors that Adam's kernel updates in one pass).
 
     Args:
         standardize: What the classifier applies to the images before the network (no parameters).
-        net: The network, for its layers: the parameters are passed to each call.
+        net: The network, for its layers: the parameters are passed to :meth:`step`.
     """
 
     def __init__(self, standardize: nn.Module, net: nn.Module) -> None:
@@ -73,29 +76,36 @@ class MLPBackprop:
             scales, scales.new_empty(shape), labels, None, NONE, IGNORE_INDEX, scales.new_empty(())
         )
 
-    def __call__(
-        self, rows: Tensor, loss_grad: Tensor, params: list[Tensor], grads: list[Tensor]
-    ) -> tuple[Tensor, Tensor]:
-        """Write the gradients of the batch's loss into ``grads``; return ``(logits, log_probs)``.
+    def step(self, params: list[Tensor], grads: list[Tensor]) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        """A function of one batch's ``(rows, loss_grad)`` that writes the gradients of its loss into ``grads``
+        and returns ``(logits, log_probs)``.
 
         ``loss_grad`` is the batch's rows of :meth:`loss_grads`. ``params`` and ``grads`` hold each
-        parameter's values and gradient buffer in the order of ``net.parameters()``. The summed loss is
+        parameter's values and gradient buffer in the order of ``net.parameters()``, and stay where they are
+        while the function is used (the caller updates them in place): the weights are transposed for
+        ``addmm`` once, here, as ``F.linear`` would at each call. The summed loss is
         ``F.nll_loss(log_probs, labels, reduction="sum")``, for this batch or several at once.
         """
-        weights, biases, inputs, out = params[0::2], params[1::2], [], rows  # inputs: each Linear layer's
-        for weight, bias in zip(weights, biases):
-            inputs.append(torch.relu(out) if inputs else out)
-            out = F.linear(inputs[-1], weight, bias)  # addmm(bias, input, weight.t())
-        logits = out
-        # cross_entropy: nll_loss of log_softmax
-        log_probs = torch.log_softmax(logits, 1)
-        grad = torch._log_softmax_backward_data(loss_grad, log_probs, 1, log_probs.dtype)
-        for i in range(len(weights) - 1, -1, -1):
-            # addmm's formulas: the bias sums the rows; weight.t() is column-major, so its gradient is
-            # grad.t().mm(input) (mm_mat2_backward), and the input's (mm_mat1_backward) grad.mm(weight)
-            torch.sum(grad, 0, out=grads[2 * i + 1])
-            torch.mm(grad.t(), inputs[i], out=grads[2 * i])
-            if i:
-                # ReLU's formula reads its output, the layer's input
-                grad = torch.ops.aten.threshold_backward(grad.mm(weights[i]), inputs[i], 0)
-        return logits, log_probs
+        weights, biases, weight_grads, bias_grads = params[0::2], params[1::2], grads[0::2], grads[1::2]
+        layers = list(zip(biases, [weight.t() for weight in weights]))  # F.linear: addmm(bias, input, weight.t())
+        backward = [(i, weight_grads[i], bias_grads[i], weights[i]) for i in range(len(weights) - 1, -1, -1)]
+
+        def run(rows: Tensor, loss_grad: Tensor) -> tuple[Tensor, Tensor]:
+            inputs, out = [], rows  # inputs: each Linear layer's
+            for bias, weight_t in layers:
+                inputs.append(torch.relu(out) if inputs else out)
+                out = torch.addmm(bias, inputs[-1], weight_t)
+            # cross_entropy: nll_loss of log_softmax
+            log_probs = torch.log_softmax(out, 1)
+            grad = torch._log_softmax_backward_data(loss_grad, log_probs, 1, log_probs.dtype)
+            for i, weight_grad, bias_grad, weight in backward:
+                # addmm's formulas: the bias sums the rows; weight.t() is column-major, so its gradient is
+                # grad.t().mm(input) (mm_mat2_backward), and the input's (mm_mat1_backward) grad.mm(weight)
+                torch.sum(grad, 0, out=bias_grad)
+                torch.mm(grad.t(), inputs[i], out=weight_grad)
+                if i:
+                    # ReLU's formula reads its output, the layer's input
+                    grad = THRESHOLD_BACKWARD(grad.mm(weight), inputs[i], 0)
+            return out, log_probs
+
+        return run

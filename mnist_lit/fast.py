@@ -266,8 +266,10 @@ class OptimizerSteps:
             param.grad = grad
 
     def __call__(self) -> None:
-        """One step from the gradients in :attr:`grads`."""
-        self.optimizer.step()
+        """One step from the gradients in :attr:`grads` (outside inference mode: the state ``step()`` makes
+        at its first call must be an ordinary tensor, which checkpoints and later steps update in place)."""
+        with torch.inference_mode(False):
+            self.optimizer.step()
 
     def finish(self) -> None:
         """Nothing: ``step()`` kept the optimizer's state whole."""
@@ -477,14 +479,17 @@ class FastClassifier(Classifier):
         loss_grads = backprop.loss_grads(labels, torch.cat([scales[count].expand(count) for count in counts]))
         logits, log_probs = [], []
         update.start(len(counts))
+        step = backprop.step(update.params, update.grads)
         try:
-            for batch_rows, batch_loss_grad in zip(backprop.rows(images).split(size), loss_grads.split(size)):
-                batch_logits, batch_log_probs = backprop(batch_rows, batch_loss_grad, update.params, update.grads)
-                update()
-                if scheduler is not None:
-                    scheduler.step()
-                logits.append(batch_logits)
-                log_probs.append(batch_log_probs)
+            # nothing here is differentiated: inference mode skips autograd's bookkeeping in every operation
+            with torch.inference_mode():
+                for batch_rows, batch_loss_grad in zip(backprop.rows(images).split(size), loss_grads.split(size)):
+                    batch_logits, batch_log_probs = step(batch_rows, batch_loss_grad)
+                    update()
+                    if scheduler is not None:
+                        scheduler.step()
+                    logits.append(batch_logits)
+                    log_probs.append(batch_log_probs)
         finally:  # the parameters and the optimizer's state whole, whatever stops the call
             update.finish()
         progress = self._step_progress()

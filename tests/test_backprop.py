@@ -49,7 +49,7 @@ def written_out(
     written = []
     for rows, loss_grad in zip(backprop.rows(images).split(size), loss_grads.split(size)):
         grads = [torch.full_like(param, float("nan")) for param in params]  # every element must be written
-        written.append((*backprop(rows, loss_grad, params, grads), grads))
+        written.append((*backprop.step(params, grads)(rows, loss_grad), grads))
     return written
 
 
