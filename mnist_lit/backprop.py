@@ -93,7 +93,7 @@ class MLPBackprop:
         def run(rows: Tensor, loss_grad: Tensor) -> tuple[Tensor, Tensor]:
             inputs, out = [], rows  # inputs: each Linear layer's
             for bias, weight_t in layers:
-                inputs.append(torch.relu(out) if inputs else out)
+                inputs.append(out.relu_() if inputs else out)  # in place: the layer's output is not read again
                 out = torch.addmm(bias, inputs[-1], weight_t)
             # cross_entropy: nll_loss of log_softmax
             log_probs = torch.log_softmax(out, 1)

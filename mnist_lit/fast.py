@@ -189,7 +189,7 @@ class FusedAdamSteps:
         ]
         self.parts = [self.per_parameter(flat) for flat in self.flat]  # each parameter's part, as the targets
         self.params, self.grads = self.parts[0], self.per_parameter(self.flat_grads)
-        self.counts: tuple[Tensor, ...] = ()
+        self.counts: list[list[Tensor]] = []  # each step's count, once for each flat tensor
         self.taken = 0
 
     @staticmethod
@@ -228,15 +228,15 @@ class FusedAdamSteps:
                 torch._foreach_copy_(parts, tensors)
         first = int(step_counts[0]) + 1  # the count each step's bias corrections read, as a tensor
         counts = torch.arange(first, first + steps, dtype=step_counts[0].dtype, device=step_counts[0].device)
-        self.counts = counts.unbind()  # made at once: indexing a tensor at each step costs more
+        # made at once, a list for each step as the kernel takes them: indexing a tensor at each step costs more
+        self.counts = [[count] * len(self.flat[0]) for count in counts.unbind()]
         self.taken = 0
 
     def __call__(self) -> None:
         """One step from the gradients in :attr:`grads`."""
         group, (beta1, beta2) = self.group, self.group["betas"]
         params, exp_avgs, exp_avg_sqs = self.flat
-        step = self.counts[self.taken]
-        self.kernel(params, self.flat_grads, exp_avgs, exp_avg_sqs, [], [step] * len(params), amsgrad=False,
+        self.kernel(params, self.flat_grads, exp_avgs, exp_avg_sqs, [], self.counts[self.taken], amsgrad=False,
                     lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
                     maximize=False)  # fmt: skip
         self.taken += 1
@@ -250,7 +250,7 @@ class FusedAdamSteps:
             for tensors, parts in zip(targets, self.parts):
                 torch._foreach_copy_(tensors, parts)
             for count in step_counts:
-                count.copy_(self.counts[self.taken - 1])
+                count.copy_(self.counts[self.taken - 1][0])
 
 
 class OptimizerSteps:
