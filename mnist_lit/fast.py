@@ -284,11 +284,12 @@ class FastClassifier(Classifier):
       costs several of this network's steps, is paid once for all of them. ``trainer.max_steps`` is
       honoured within a call.
     - **Gradients written out** (``write_out_gradients``): for an MLP (:mod:`mnist_lit.backprop`) each step
-      calls the operations autograd's backward pass would call, without recording a graph, and Adam's
-      fused kernel without ``optimizer.step()``'s Python, on flat copies of the parameters and their state
-      that it writes back after the call (:class:`FusedAdamSteps`): the same numbers, bit for bit, in less
-      than half the time at batch 32. Not with distillation, label smoothing, DDP or per-step hooks, nor for
-      other networks: autograd then, with one line saying why.
+      calls the operations autograd's backward pass would call, in inference mode (nothing is differentiated,
+      so none of autograd's bookkeeping), and Adam's fused kernel without ``optimizer.step()``'s Python, on
+      flat copies of the parameters and their state that it writes back after the call
+      (:class:`FusedAdamSteps`): the same numbers, bit for bit, in less than half the time at batch 32. Not
+      with distillation, label smoothing, DDP or per-step hooks, nor for other networks: autograd then, with
+      one line saying why.
     - **Compiled steps** (``compiled_steps``): a call's batches run through one graph that ``torch.compile``
       made of the forward pass, the backward pass and Adam's update (:func:`adam_steps`), in groups of
       ``compiled_steps`` steps a graph. The graph reads the batches where the gather left them.
