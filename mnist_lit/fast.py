@@ -266,8 +266,8 @@ class OptimizerSteps:
             param.grad = grad
 
     def __call__(self) -> None:
-        """One step from the gradients in :attr:`grads` (outside inference mode: the state ``step()`` makes
-        at its first call must be an ordinary tensor, which checkpoints and later steps update in place)."""
+        """One step from the gradients in :attr:`grads`, outside inference mode: the state ``step()`` makes at
+        its first call must be an ordinary tensor, which any later step outside inference mode updates in place."""
         with torch.inference_mode(False):
             self.optimizer.step()
 

@@ -153,6 +153,23 @@ def test_the_direct_update_takes_only_what_it_reproduces() -> None:
     assert all(torch.equal(param, old - 0.1) for param, old in zip(params, before))
 
 
+def test_a_state_made_in_the_written_out_steps_is_an_ordinary_tensor() -> None:
+    """The steps run in inference mode; the state a generic optimizer makes at its first step must not be an
+    inference tensor, which any later step outside inference mode could not update."""
+    params = list(MLP((1, 2, 2), 2, (3,)).parameters())
+    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    update = OptimizerSteps(optimizer)
+    update.start(1)
+    for grad in update.grads:
+        grad.fill_(1.0)
+    with torch.inference_mode():  # as FastClassifier runs a call's steps
+        update()
+    assert not any(state["momentum_buffer"].is_inference() for state in optimizer.state.values())
+    optimizer.step()  # outside inference mode, updating that state in place
+    assert all(torch.equal(state["momentum_buffer"], torch.full_like(state["momentum_buffer"], 1.9))
+               for state in optimizer.state.values())  # fmt: skip
+
+
 class RecordsFlushing(L.Callback):
     """Whether denormal floats read as zero while training."""
 
