@@ -128,6 +128,20 @@ def test_a_disk_full_before_fit_starts_ends_in_one_paragraph(data, small_tmpfs: 
     assert not list(small_tmpfs.rglob("*.ckpt"))
 
 
+def remount_read_only(mount: Path, deadline: float) -> None:
+    """Remount ``mount`` read-only while a child writes there.
+
+    The kernel refuses (EBUSY, "mount point is busy") while any file on it is open for writing, as a
+    checkpoint or a log is for a moment at each epoch's end, so the remount is tried again until it lands.
+    """
+    while True:
+        done = subprocess.run(["mount", "-o", "remount,ro", str(mount)], capture_output=True, text=True)
+        if done.returncode == 0:
+            return
+        assert "busy" in done.stderr and time.monotonic() < deadline, done.stderr
+        time.sleep(0.005)
+
+
 @root_only
 def test_a_run_folder_made_read_only_during_fit_ends_in_one_paragraph(data, small_tmpfs: Path) -> None:
     data_dir, md5s = data
@@ -138,7 +152,7 @@ def test_a_run_folder_made_read_only_during_fit_ends_in_one_paragraph(data, smal
     deadline = time.monotonic() + 120
     while not list(small_tmpfs.rglob("last.ckpt")) and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.05)
-    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+    remount_read_only(small_tmpfs, deadline=time.monotonic() + 60)
     _, err = child.communicate(timeout=300)
     done = subprocess.CompletedProcess(args, child.returncode, "", err)
     assert_one_paragraph(done, "Read-only file system", "cannot be written")
