@@ -1,0 +1,110 @@
+"""Redraw MNIST test digits as people draw them on the page, with pens of other widths, and score models on them.
+
+python scripts/pen_strokes.py --check logs/cnn_robust/version_0/checkpoints/last.ckpt --count 1000
+python scripts/pen_strokes.py --check A.ckpt B.ckpt --pens 6 16 28 44 --json pens.json
+
+Each digit's strokes are traced: the digit scaled to the 280-pixel pad, cut at half its brightness and
+thinned to a one-pixel skeleton (Zhang and Suen's algorithm). They are drawn again as the page draws
+them, a round pen of PEN pixels along the skeleton, black on white, with the digit filling the pad
+("large") or half of it in a corner ("small"). The page's pens run from 6 to 44 pixels (28 by default).
+The pictures go through `classify`, which prepares them as the page's are (`mnist_style`). Printed: a
+markdown table of each model's accuracy per size and pen. Its first row is the digits themselves as
+pictures, and its rows below show what tracing and redrawing cost at each width.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from mnist_lit import classify, load_classifier
+from mnist_lit.data import ensure_raw_files, load_split
+from mnist_lit.errors import exits_on_user_error
+
+PAD = 280  # the page's drawing pad, in its own pixels
+SIZES = {"large": 1.0, "small": 0.5}  # the digit's side as a share of the pad's
+
+
+def skeleton(mask: np.ndarray) -> np.ndarray:
+    """``mask`` thinned to lines one pixel wide that keep its shape (Zhang & Suen, 1984)."""
+    thin = np.pad(mask.astype(bool), 1)
+    while True:
+        removed = False
+        for first in (True, False):
+            p = np.pad(thin, 1)
+            # the eight neighbours, clockwise from the one above
+            n = [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:], p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
+            count = sum(neighbour.astype(np.uint8) for neighbour in n)
+            rises = sum((~n[i] & n[(i + 1) % 8]).astype(np.uint8) for i in range(8))
+            if first:  # the south and east edges and the north-west corner
+                side = ~(n[0] & n[2] & n[4]) & ~(n[2] & n[4] & n[6])
+            else:  # the north and west edges and the south-east corner
+                side = ~(n[0] & n[2] & n[6]) & ~(n[0] & n[4] & n[6])
+            drop = thin & (count >= 2) & (count <= 6) & (rises == 1) & side
+            if drop.any():
+                thin &= ~drop
+                removed = True
+        if not removed:
+            return thin[1:-1, 1:-1]
+
+
+def trace(digit: np.ndarray) -> np.ndarray:
+    """The skeleton of a 28×28 MNIST digit scaled to the pad, as ``[points, 2]`` (row, column) in pad pixels."""
+    large = np.asarray(Image.fromarray(digit).resize((PAD, PAD), Image.BILINEAR)) >= 128
+    return np.argwhere(skeleton(large)).astype(np.float32)
+
+
+def draw(points: np.ndarray, pen: float, size: str) -> Image.Image:
+    """The traced strokes drawn with a round pen ``pen`` pixels wide, black on the white pad, the digit
+    ``size`` (``SIZES``): "small" is half the pad's side, in its top left corner."""
+    pad = Image.new("L", (PAD, PAD), 255)
+    ink = ImageDraw.Draw(pad)
+    for row, col in points * SIZES[size]:
+        ink.ellipse([col - pen / 2, row - pen / 2, col + pen / 2, row + pen / 2], fill=0)
+    return pad
+
+
+def accuracy(model: object, pictures: list, labels: np.ndarray) -> float:
+    """The share of ``pictures`` (pictures or 28×28 digits) that ``model`` reads as ``labels``."""
+    return float(np.mean([answer.pred == label for answer, label in zip(classify(model, pictures), labels)]))
+
+
+@exits_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", nargs="+", required=True, metavar="CHECKPOINT", help="the models to score")
+    parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--count", type=int, default=1000, help="how many test digits, taken at random")
+    parser.add_argument("--pens", type=float, nargs="+", default=[6, 16, 28, 44], help="pen widths, pad pixels")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="where to write the table as JSON")
+    args = parser.parse_args(argv)
+    ensure_raw_files(args.data_dir, download=False)
+    images, labels = load_split(args.data_dir, train=False)
+    count = min(args.count, len(images))
+    chosen = np.sort(np.random.default_rng(args.seed).choice(len(images), size=count, replace=False))
+    digits, labels = images.numpy()[chosen], labels.numpy()[chosen]
+    traced = [trace(digit) for digit in digits]
+    models = [load_classifier(checkpoint) for checkpoint in args.check]
+    as_pictures = [Image.fromarray(digit) for digit in digits]
+    rows = {"the digits as pictures": [accuracy(model, as_pictures, labels) for model in models]}
+    for size in SIZES:
+        for pen in args.pens:
+            pictures = [draw(points, pen, size) for points in traced]
+            rows[f"{size}, pen {pen:g}"] = [accuracy(model, pictures, labels) for model in models]
+    print(f"{len(digits)} test digits (seed {args.seed}); accuracy of each model\n")
+    print("| drawn | " + " | ".join(args.check) + " |\n|---|" + "---|" * len(models))
+    for name, scores in rows.items():
+        print(f"| {name} | " + " | ".join(f"{score:.3f}" for score in scores) + " |")
+    if args.json:
+        args.json.write_text(json.dumps({"digits": len(digits), "seed": args.seed, "models": args.check, "rows": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
