@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_lit.data.augment import Augment, Chance
+from mnist_lit.data.augment import Augment, Chance, _max_3x3, change_thickness
 from mnist_lit.data.loader import TensorBatchLoader
+from mnist_lit.errors import MnistLitError
 from tests.helpers import cli_args, fails, learnable_digits
 
 EVERY_KIND = Augment(**{kind: Chance(0.5, 1.0) for kind in Augment.__dataclass_fields__})
@@ -75,6 +76,20 @@ def test_each_kind_changes_the_digits_as_it_says() -> None:
     assert (augmented("lines").sum((1, 2, 3)) >= ink).all()  # lines add ink
     blurred = augmented("blur")
     assert torch.allclose(blurred.sum((1, 2, 3)), ink, rtol=0.05)  # a blur spreads ink, keeps most of it
+
+
+def test_a_thickness_above_one_dilates_more_than_once_and_erodes_once_at_most() -> None:
+    images, _ = digits(16)
+    once, twice = _max_3x3(images), _max_3x3(_max_3x3(images))
+    assert torch.allclose(change_thickness(images, torch.full((16,), 2.0), dilations=3), twice, atol=1e-6)
+    halfway = change_thickness(images, torch.full((16,), 1.5), dilations=2)
+    assert torch.allclose(halfway, (once + twice) / 2, atol=1e-6)
+    eroded = -_max_3x3(-images)
+    assert torch.allclose(change_thickness(images, torch.full((16,), -1.0), dilations=3), eroded, atol=1e-6)
+    thickest = Augment(thickness=Chance(1.0, 3.0))(images, generator=torch.Generator().manual_seed(0))
+    assert (thickest.sum((1, 2, 3)) > once.sum((1, 2, 3)) + 1e-3).any()  # some images past one dilation
+    with pytest.raises(MnistLitError, match="strength from 0 to 3"):
+        Augment(thickness=Chance(0.5, 3.5))
 
 
 def test_only_the_chosen_share_of_images_changes() -> None:

@@ -22,7 +22,9 @@ ELASTIC_SIGMA, ELASTIC_ALPHA = 4.0, 34.0  # pixels: Simard et al.'s values for 2
 BLUR_SIGMA = 1.0  # pixels
 NOISE_STD = 0.2
 CONTRAST = 0.5  # the greyest background
-AT_MOST_ONE = ("thickness", "lines")  # whose strength is a blend
+# the largest strength of each kind that has one: a line's ink is a blend of at most full brightness; a
+# stroke thickens by up to three 3×3 dilations (a broad pen on a small digit: docs/robustness.md)
+STRENGTH_LIMITS = {"lines": 1, "thickness": 3}
 
 
 @cache
@@ -97,7 +99,8 @@ class Augment:
         elastic: Elastic distortion (Simard, Steinkraus & Platt, 2003): a random displacement field smoothed
             by a Gaussian of σ = 4 px and scaled by α = 34 px × ``strength``.
         thickness: Thicker or thinner strokes (one or the other, evenly): a 3×3 dilation or erosion, blended
-            in by up to ``strength`` (at most 1).
+            in by up to ``strength``. Above 1 (at most 3), strokes thicken by as many whole dilations and a
+            blend of one more; they thin by one erosion at most (a second erases MNIST's thinner strokes).
         lines: A straight line 1 px wide between two random points, as stray pen marks and ruled paper
             give, at up to ``strength`` (at most 1) of full brightness.
         blur: A Gaussian blur of σ up to 1 px × ``strength``.
@@ -116,8 +119,9 @@ class Augment:
 
     def __post_init__(self) -> None:
         for kind, chance in asdict(self).items():
-            if not 0 <= chance["p"] <= 1 or chance["strength"] < 0 or (kind in AT_MOST_ONE and chance["strength"] > 1):
-                top = "1" if kind in AT_MOST_ONE else "any positive number"
+            limit = STRENGTH_LIMITS.get(kind, math.inf)
+            if not 0 <= chance["p"] <= 1 or not 0 <= chance["strength"] <= limit:
+                top = "any positive number" if limit == math.inf else str(limit)
                 raise MnistLitError(
                     f"--data.augment.{kind} needs p from 0 to 1 and strength from 0 to {top}, got p={chance['p']}, "
                     f"strength={chance['strength']}. For example --data.augment.{kind}.p 0.5 "
@@ -141,7 +145,8 @@ class Augment:
         if affine.any or elastic.any:
             images = warp(images, affine_matrices(affine, images.shape[-1]), elastic_field(images.shape, elastic))
         if (thickness := draw(self.thickness)).any:
-            images = change_thickness(images, thickness.signed_amounts().clamp(-1, 1))
+            amounts = thickness.signed_amounts().clamp(min=-1)
+            images = change_thickness(images, amounts, dilations=math.ceil(self.thickness.strength))
         if (lines := draw(self.lines)).any:
             size = torch.tensor(images.shape[-1:-3:-1], device=images.device) - 1  # (width, height) - 1
             ends = torch.rand(len(images), 2, 2, device=images.device, generator=generator) * size
@@ -255,11 +260,15 @@ def _blur_matrix(side: int, sigma: Tensor) -> Tensor:
     return (-(distances**2) / (2 * sigma.clamp(min=1e-3) ** 2)).clamp(min=-30).softmax(dim=2)
 
 
-def change_thickness(images: Tensor, amount: Tensor) -> Tensor:
-    """Thicker strokes for ``amount > 0`` (a 3×3 dilation blended in by it), thinner for ``< 0`` (erosion)."""
+def change_thickness(images: Tensor, amount: Tensor, dilations: int = 1) -> Tensor:
+    """Thicker strokes for ``amount > 0`` (``floor(amount)`` 3×3 dilations, then one more blended in by the
+    rest, ``dilations`` passes at most), thinner for ``amount`` from -1 to 0 (a 3×3 erosion blended in by
+    ``-amount``). The passes are counted by the caller, so the device's tensors are not read."""
     amount = amount.view(-1, 1, 1, 1)
-    thicker, thinner = _max_3x3(images), -_max_3x3(-images)
-    return images + amount.clamp(min=0) * (thicker - images) + (-amount).clamp(min=0) * (thinner - images)
+    changed = images + (-amount).clamp(0, 1) * (-_max_3x3(-images) - images)
+    for step in range(dilations):
+        changed = changed + (amount - step).clamp(0, 1) * (_max_3x3(changed) - changed)
+    return changed
 
 
 def _max_3x3(images: Tensor) -> Tensor:
