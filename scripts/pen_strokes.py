@@ -32,7 +32,7 @@ SIZES = {"large": 1.0, "small": 0.5}  # the digit's side as a share of the pad's
 
 def skeleton(mask: np.ndarray) -> np.ndarray:
     """``mask`` thinned to lines one pixel wide that keep its shape (Zhang & Suen, 1984)."""
-    thin = np.pad(mask.astype(bool), 1)
+    thin = mask.astype(bool)  # a copy: thinned in place
     while True:
         removed = False
         for first in (True, False):
@@ -50,7 +50,7 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
                 thin &= ~drop
                 removed = True
         if not removed:
-            return thin[1:-1, 1:-1]
+            return thin
 
 
 def trace(digit: np.ndarray) -> np.ndarray:
