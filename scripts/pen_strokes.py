@@ -2,6 +2,7 @@
 
 python scripts/pen_strokes.py --check logs/cnn_robust/version_0/checkpoints/last.ckpt --count 1000
 python scripts/pen_strokes.py --check A.ckpt B.ckpt --pens 6 16 28 44 --json pens.json
+python scripts/pen_strokes.py --measure --count 2000
 
 Each digit's strokes are traced: the digit scaled to the 280-pixel pad, cut at half its brightness and
 thinned to a one-pixel skeleton (Zhang and Suen's algorithm). They are drawn again as the page draws
@@ -9,7 +10,9 @@ them, a round pen of PEN pixels along the skeleton, black on white, with the dig
 ("large") or half of it in a corner ("small"). The page's pens run from 6 to 44 pixels (28 by default).
 The pictures go through `classify`, which prepares them as the page's are (`mnist_style`). Printed: a
 markdown table of each model's accuracy per size and pen. Its first row is the digits themselves as
-pictures, and its rows below show what tracing and redrawing cost at each width.
+pictures, and its rows below show what tracing and redrawing cost at each width. The last rows are the
+strokes as the page sends them to the model: redrawn with a pen ``STROKE_SHARE`` of their extent, whatever
+pen drew them. ``--measure`` prints that share as MNIST's training digits have it, instead of scoring.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from PIL import Image, ImageDraw
 
 from mnist_lit import classify, load_classifier
 from mnist_lit.data import ensure_raw_files, load_split
+from mnist_lit.data.preprocess import STROKE_SHARE
 from mnist_lit.errors import exits_on_user_error
 
 PAD = 280  # the page's drawing pad, in its own pixels
@@ -53,10 +57,33 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
             return thin
 
 
+def ink(digit: np.ndarray) -> np.ndarray:
+    """A 28×28 MNIST digit scaled to the pad and cut at half its brightness: where its strokes are."""
+    return np.asarray(Image.fromarray(digit).resize((PAD, PAD), Image.BILINEAR)) >= 128
+
+
 def trace(digit: np.ndarray) -> np.ndarray:
     """The skeleton of a 28×28 MNIST digit scaled to the pad, as ``[points, 2]`` (row, column) in pad pixels."""
-    large = np.asarray(Image.fromarray(digit).resize((PAD, PAD), Image.BILINEAR)) >= 128
-    return np.argwhere(skeleton(large)).astype(np.float32)
+    return np.argwhere(skeleton(ink(digit))).astype(np.float32)
+
+
+def extent(points: np.ndarray) -> float:
+    """The larger side of the box around ``points``."""
+    return float(np.ptp(points, axis=0).max())
+
+
+def stroke_share(digit: np.ndarray) -> float:
+    """How wide a digit's strokes are for its size: the ink's area over its skeleton's length (the strokes'
+    mean width) over the skeleton's extent, the measure ``STROKE_SHARE`` takes for the page."""
+    strokes = ink(digit)
+    points = np.argwhere(skeleton(strokes))
+    return float(strokes.sum() / len(points) / extent(points))
+
+
+def page_pen(points: np.ndarray) -> float:
+    """The pen the page redraws strokes through ``points`` with before sending them: ``STROKE_SHARE`` of their
+    extent, at least one pixel (``pad.js``, ``redrawn``)."""
+    return max(1.0, STROKE_SHARE * extent(points))
 
 
 def draw(points: np.ndarray, pen: float, size: str) -> Image.Image:
@@ -77,18 +104,26 @@ def accuracy(model: object, pictures: list, labels: np.ndarray) -> float:
 @exits_on_user_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", nargs="+", required=True, metavar="CHECKPOINT", help="the models to score")
+    task = parser.add_mutually_exclusive_group(required=True)
+    task.add_argument("--check", nargs="+", metavar="CHECKPOINT", help="the models to score on test digits")
+    task.add_argument("--measure", action="store_true", help="print the stroke share of training digits")
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--count", type=int, default=1000, help="how many test digits, taken at random")
+    parser.add_argument("--count", type=int, default=1000, help="how many digits, taken at random")
     parser.add_argument("--pens", type=float, nargs="+", default=[6, 16, 28, 44], help="pen widths, pad pixels")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="where to write the table as JSON")
     args = parser.parse_args(argv)
     ensure_raw_files(args.data_dir, download=False)
-    images, labels = load_split(args.data_dir, train=False)
+    images, labels = load_split(args.data_dir, train=args.measure)
     count = min(args.count, len(images))
     chosen = np.sort(np.random.default_rng(args.seed).choice(len(images), size=count, replace=False))
     digits, labels = images.numpy()[chosen], labels.numpy()[chosen]
+    if args.measure:
+        shares = np.array([stroke_share(digit) for digit in digits])
+        low, middle, high = np.quantile(shares, [0.25, 0.5, 0.75])
+        print(f"{len(digits)} training digits (seed {args.seed}): strokes {middle:.3f} of their extent wide "
+              f"(quartiles {low:.3f}-{high:.3f}); the page draws with STROKE_SHARE = {STROKE_SHARE}")  # fmt: skip
+        return 0
     traced = [trace(digit) for digit in digits]
     models = [load_classifier(checkpoint) for checkpoint in args.check]
     as_pictures = [Image.fromarray(digit) for digit in digits]
@@ -97,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         for pen in args.pens:
             pictures = [draw(points, pen, size) for points in traced]
             rows[f"{size}, pen {pen:g}"] = [accuracy(model, pictures, labels) for model in models]
+    for size, scale in SIZES.items():
+        pictures = [draw(points, page_pen(points * scale), size) for points in traced]
+        rows[f"{size}, as the page sends it"] = [accuracy(model, pictures, labels) for model in models]
     print(f"{len(digits)} test digits (seed {args.seed}); accuracy of each model\n")
     print("| drawn | " + " | ".join(args.check) + " |\n|---|" + "---|" * len(models))
     for name, scores in rows.items():

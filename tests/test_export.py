@@ -128,6 +128,7 @@ def test_serve_takes_the_onnx_model_without_torch(exported: tuple[Path, Path]) -
         wait_until_serving(server, url)
         card = httpx2.get(f"{url}/model", timeout=5).json()
         assert card["checkpoint"] == str(checkpoint) and card["class_names"] == [str(d) for d in range(10)]
+        assert card["stroke_share"] > 0  # the page redraws strokes the same way without torch
         pictures = {"seven.png": png(drawn_seven()), "notes.png": b"not a picture"}
         answers = httpx2.post(f"{url}/predict", files=upload(pictures), timeout=30).json()["predictions"]
         want = classify(checkpoint, [drawn_seven()])[0]

@@ -114,9 +114,21 @@ def test_drawn_digits_are_read_as_drawn_and_the_picture_seen_is_shown(
 STYLES = {
     "small, top left, fine pen": (lambda x, y: (0.08 + 0.45 * x, 0.06 + 0.45 * y), 8),
     "broad pen": (lambda x, y: (x, y), 44),
+    "small, bottom right, broad pen": (lambda x, y: (0.5 + 0.45 * x, 0.5 + 0.45 * y), 44),
     "slanted forward, right": (lambda x, y: (0.15 + 0.8 * x + 0.25 * (0.5 - y), y), 20),
     "slanted back, low, small": (lambda x, y: (0.3 + 0.5 * x - 0.2 * (0.5 - y), 0.4 + 0.55 * y), 14),
 }
+
+
+def pick_pen(page: object, width: int) -> None:
+    page.eval_on_selector("#pen", "(pen, width) => { pen.value = width; pen.dispatchEvent(new Event('input')); }",
+                          width)  # fmt: skip
+
+
+def pixels(page: object, canvas: str) -> list[int]:
+    """The red channel of each pixel of ``canvas``: the pictures are white on black."""
+    return page.evaluate(f"() => Array.from(document.getElementById('{canvas}').getContext('2d')"
+                         ".getImageData(0, 0, 280, 280).data.filter((_, i) => i % 4 === 0))")  # fmt: skip
 
 
 def test_digits_drawn_as_people_draw_them_are_read(server: str, browser: object) -> None:
@@ -125,8 +137,7 @@ def test_digits_drawn_as_people_draw_them_are_read(server: str, browser: object)
     page.wait_for_function("() => document.getElementById('model').textContent.includes('MNIST model')")
     misread = []
     for style, (place, pen) in STYLES.items():
-        page.eval_on_selector("#pen", "(pen, width) => { pen.value = width; pen.dispatchEvent(new Event('input')); }",
-                              pen)  # fmt: skip
+        pick_pen(page, pen)
         for digit, strokes in DIGITS.items():
             page.click("#clear")
             moved = [[place(x, y) for x, y in stroke] for stroke in strokes]
@@ -134,6 +145,23 @@ def test_digits_drawn_as_people_draw_them_are_read(server: str, browser: object)
             if answer != digit:
                 misread.append(f"{digit} drawn {style} read as {answer}")
     assert not misread, misread
+
+
+def test_the_model_gets_the_strokes_in_mnists_pen_whatever_pen_shows_them(server: str, browser: object) -> None:
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.goto(server)
+    page.wait_for_function("() => document.getElementById('model').textContent.includes('MNIST model')")
+    small_zero = [[(0.1 + 0.4 * x, 0.1 + 0.4 * y) for x, y in stroke] for stroke in DIGITS["0"]]
+    shown, seen = {}, {}
+    for pen in (8, 44):
+        pick_pen(page, pen)
+        page.click("#clear")
+        assert answer_after(page, lambda: draw(page, small_zero)) == "0"
+        shown[pen] = sum(value > 127 for value in pixels(page, "pad"))
+        seen[pen] = page.evaluate("() => Array.from(document.getElementById('seen').getContext('2d')"
+                                  ".getImageData(0, 0, 28, 28).data)")  # fmt: skip
+    assert shown[44] > 3 * shown[8]  # the pad shows each pen as picked
+    assert seen[8] == seen[44] and max(seen[8]) == 255  # the model received the same picture from both
 
 
 def test_an_uploaded_picture_is_classified_the_same_way(server: str, browser: object) -> None:

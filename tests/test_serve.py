@@ -18,6 +18,7 @@ from PIL import Image
 
 from mnist_lit import cli_main, load_classifier
 from mnist_lit.checkpoint import model_card
+from mnist_lit.data.preprocess import STROKE_SHARE
 from mnist_lit.serve import Limits, create_app
 from mnist_lit.serve.app import Workers
 from tests.helpers import CONFIGS, REPO, cli_args, drawn_seven, fails, free_port, import_script, wait_until_serving
@@ -101,6 +102,7 @@ def test_health_model_page_and_openapi(trained: tuple[Path, Path, Path]) -> None
     assert model["dataset"] == "mnist" and model["class_names"] == [str(d) for d in range(10)]
     assert model["checkpoint"] == str(checkpoint) and model["input_shape"] == [1, 28, 28]
     assert model["net"]["init_args"] == {"hidden_sizes": [64]} and model["net"]["class_path"].endswith("MLP")
+    assert model["stroke_share"] == STROKE_SHARE  # the page's pen for the model, from the one constant
     page = client.get("/")
     assert page.status_code == 200 and '<canvas id="pad"' in page.text and 'id="prediction"' in page.text
     for asset in ("static/pad.js", "static/style.css"):  # the page's assets come from the server itself

@@ -25,6 +25,12 @@ DIGIT_BOX = 20
 # real MNIST digits to their 20-pixel box while keeping their faint anti-aliased edges
 NOISE_FLOOR = 0.05
 INK_THRESHOLD = 0.2
+# MNIST's strokes are about this share of their digit's extent wide: the ink's width along the strokes'
+# centre line over the larger side of that line's box, the median over training digits (`python
+# scripts/pen_strokes.py --measure --count 2000`: 0.149, quartiles 0.120-0.186). The drawing page redraws a
+# digit's strokes with a pen this share of their own extent, whatever pen drew them, so that a broad pen on
+# a small digit does not fill its loops nor a fine one on a large digit fade away (`serve` gives it at /model).
+STROKE_SHARE = 0.15
 
 
 def mnist_style(image: Image.Image) -> Tensor:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 
 from mnist_lit.data.digit_inputs import DigitInputs, from_image_bytes
-from mnist_lit.data.preprocess import MNIST_SIDE
+from mnist_lit.data.preprocess import MNIST_SIDE, STROKE_SHARE
 from mnist_lit.errors import MnistLitError
 from mnist_lit.onnx_model import OnnxClassifier
 from mnist_lit.predictions import Prediction
@@ -150,8 +150,9 @@ def create_app(model: Classifier | OnnxClassifier, card: dict, limits: Limits | 
 
     @app.get("/model")
     def model_info() -> dict[str, Any]:
-        """The model served: its dataset, class names, checkpoint and input size."""
-        return card
+        """The model served: its dataset, class names, checkpoint and input size; ``stroke_share``, the pen the
+        page redraws a digit's strokes with before sending them, as a share of their extent (MNIST's)."""
+        return card | {"stroke_share": STROKE_SHARE}
 
     @app.post("/predict")
     def predict(

@@ -1,5 +1,6 @@
-// The drawing pad: strokes in white on black, as MNIST's digits are; after each stroke the picture goes
-// to POST /predict, and the answer, its top three and the 28x28 picture the model received are shown.
+// The drawing pad: strokes in white on black, as MNIST's digits are; after each stroke the strokes go to
+// POST /predict, redrawn with MNIST's pen for their size, and the answer, its top three and the 28x28
+// picture the model received are shown.
 // The page speaks Chinese when the browser prefers it, English otherwise; the buttons at the top switch.
 const TEXTS = {
   en: {
@@ -20,6 +21,7 @@ const TEXTS = {
 const preferred = (navigator.languages || [navigator.language || "en"]).find((tag) => /^(zh|en)\b/i.test(tag)) || "en";
 let language = localStorage.getItem("language") || (/^zh/i.test(preferred) ? "zh" : "en");
 let describeModel = null; // the model's line, once /model has answered
+let strokeShare = null; // the pen the model gets the strokes in, as a share of their extent (from /model)
 
 function translate() {
   const texts = TEXTS[language];
@@ -39,20 +41,50 @@ document.querySelectorAll("#languages button").forEach((button) => button.addEve
 translate();
 const pad = document.getElementById("pad");
 const ink = pad.getContext("2d");
-const pen = document.getElementById("pen"); // the stroke's width in the pad's pixels; a person's pen varies
+const pen = document.getElementById("pen"); // the width the strokes are shown in, in the pad's pixels
 const seen = document.getElementById("seen").getContext("2d");
 const prediction = document.getElementById("prediction");
 const top3 = document.getElementById("top");
 const message = document.getElementById("message");
 let last = null;
+let strokes = []; // each a list of the points the pointer passed, in the pad's pixels
 let sent = 0;
 
 function blank() {
   ink.fillStyle = "#000";
   ink.fillRect(0, 0, pad.width, pad.height);
   ink.strokeStyle = ink.fillStyle = "#fff";
-  ink.lineWidth = Number(pen.value); // 28 of 280: MNIST's stroke, two to three pixels in a 20-pixel digit
+  ink.lineWidth = Number(pen.value);
   ink.lineCap = ink.lineJoin = "round";
+}
+
+// The strokes as the model gets them: drawn again, on a pad of their own, with a pen strokeShare of their
+// extent wide, as MNIST's writers' pens were for their digits. The pen a person picks only changes how the
+// strokes look: a broad one on a small digit would fill its loops, a fine one on a large digit would fade
+// when the digit is shrunk to 20 pixels (docs/robustness.md, "Digits drawn with the page's pens").
+function redrawn() {
+  if (strokeShare === null) return pad; // /model has not answered yet: the strokes as shown
+  const points = strokes.flat();
+  const side = (axis) => Math.max(...points.map((p) => p[axis])) - Math.min(...points.map((p) => p[axis]));
+  const copy = document.createElement("canvas");
+  copy.width = pad.width;
+  copy.height = pad.height;
+  const redraw = copy.getContext("2d");
+  redraw.fillStyle = "#000";
+  redraw.fillRect(0, 0, copy.width, copy.height);
+  redraw.strokeStyle = redraw.fillStyle = "#fff";
+  redraw.lineWidth = Math.max(1, strokeShare * Math.max(side("x"), side("y")));
+  redraw.lineCap = redraw.lineJoin = "round";
+  for (const [first, ...rest] of strokes) {
+    redraw.beginPath();
+    redraw.arc(first.x, first.y, redraw.lineWidth / 2, 0, 2 * Math.PI);
+    redraw.fill();
+    redraw.beginPath();
+    redraw.moveTo(first.x, first.y);
+    rest.forEach((p) => redraw.lineTo(p.x, p.y));
+    redraw.stroke();
+  }
+  return copy;
 }
 
 pen.addEventListener("input", () => { ink.lineWidth = Number(pen.value); });
@@ -67,12 +99,14 @@ function lineTo(next) {
   ink.moveTo(last.x, last.y);
   ink.lineTo(next.x, next.y);
   ink.stroke();
+  strokes.at(-1).push(next);
   last = next;
 }
 
 pad.addEventListener("pointerdown", (event) => {
   pad.setPointerCapture(event.pointerId);
   last = point(event);
+  strokes.push([last]);
   ink.beginPath();
   ink.arc(last.x, last.y, ink.lineWidth / 2, 0, 2 * Math.PI);
   ink.fill();
@@ -87,12 +121,13 @@ for (const type of ["pointerup", "pointercancel"]) {
   pad.addEventListener(type, () => {
     if (!last) return;
     last = null;
-    pad.toBlob((blob) => classify(blob, "pad.png"), "image/png");
+    redrawn().toBlob((blob) => classify(blob, "pad.png"), "image/png");
   });
 }
 
 document.getElementById("clear").addEventListener("click", () => {
   blank();
+  strokes = [];
   sent += 1; // an answer still on its way is for the old drawing
   pad.dataset.sent = pad.dataset.answered = String(sent);
   prediction.textContent = message.textContent = "";
@@ -154,6 +189,7 @@ fetch("model").then((r) => r.json()).then((model) => {
   const net = model.net || { class_path: "MLP", init_args: { hidden_sizes: model.hidden_sizes } };
   const args = Object.entries(net.init_args || {}).map(([key, value]) => `${key}=${JSON.stringify(value)}`);
   const name = `${net.class_path.split(".").pop()}(${args.join(", ")})`;
+  strokeShare = model.stroke_share;
   describeModel = (texts) => texts.model(model.title, name, model.checkpoint.split("/").slice(-4).join("/"));
   const line = document.getElementById("model");
   delete line.dataset.text; // the model's own line from now on
