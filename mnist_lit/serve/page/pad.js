@@ -65,7 +65,10 @@ function blank() {
 function redrawn() {
   if (strokeShare === null) return pad; // /model has not answered yet: the strokes as shown
   const points = strokes.flat();
-  const side = (axis) => Math.max(...points.map((p) => p[axis])) - Math.min(...points.map((p) => p[axis]));
+  const side = (axis) => {
+    const values = points.map((p) => p[axis]); // reduced, not spread: a long drawing has many points
+    return values.reduce((a, b) => Math.max(a, b)) - values.reduce((a, b) => Math.min(a, b));
+  };
   const copy = document.createElement("canvas");
   copy.width = pad.width;
   copy.height = pad.height;
