@@ -10,9 +10,10 @@ them, a round pen of PEN pixels along the skeleton, black on white, with the dig
 ("large") or half of it in a corner ("small"). The page's pens run from 6 to 44 pixels (28 by default).
 The pictures go through `classify`, which prepares them as the page's are (`mnist_style`). Printed: a
 markdown table of each model's accuracy per size and pen. Its first row is the digits themselves as
-pictures, and its rows below show what tracing and redrawing cost at each width. The last rows are the
+pictures, and its rows below show what tracing and redrawing cost at each width. The next rows are the
 strokes as the page sends them to the model: redrawn with a pen ``STROKE_SHARE`` of their extent, whatever
-pen drew them. ``--measure`` prints that share as MNIST's training digits have it, instead of scoring.
+pen drew them. The last rows send them so after changing them as other hands would (``HANDS``): slanted,
+turned, narrower or wider. ``--measure`` prints the share as MNIST's training digits have it, instead.
 """
 
 from __future__ import annotations
@@ -32,6 +33,24 @@ from mnist_lit.errors import exits_on_user_error
 
 PAD = 280  # the page's drawing pad, in its own pixels
 SIZES = {"large": 1.0, "small": 0.5}  # the digit's side as a share of the pad's
+FILL = 0.8  # a changed digit's larger side at most, as a share of the pad's side
+
+
+def turned(degrees: float) -> list[list[float]]:
+    """The matrix that turns (row, column) points ``degrees`` anticlockwise as the pad shows them."""
+    angle = np.deg2rad(degrees)
+    return [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+
+
+# how other hands draw the same strokes: each a matrix applied to the (row, column) points about their centre
+HANDS = {
+    "slanted right (shear 0.4)": [[1, 0], [-0.4, 1]],  # the top of the digit 0.4 of its height to the right
+    "slanted left (shear 0.4)": [[1, 0], [0.4, 1]],
+    "turned 20° anticlockwise": turned(20),
+    "turned 20° clockwise": turned(-20),
+    "narrow (0.6 as wide)": [[1, 0], [0, 0.6]],
+    "wide (1.4 as wide)": [[1, 0], [0, 1.4]],
+}
 
 
 def skeleton(mask: np.ndarray) -> np.ndarray:
@@ -96,6 +115,13 @@ def draw(points: np.ndarray, pen: float, size: str) -> Image.Image:
     return pad
 
 
+def by_hand(points: np.ndarray, matrix: list[list[float]]) -> np.ndarray:
+    """``points`` changed by ``matrix`` about their centre, then centred on the pad, shrunk to fit ``FILL`` of it."""
+    changed = (points - points.mean(axis=0)) @ np.asarray(matrix).T
+    changed *= min(1.0, FILL * PAD / max(extent(changed), 1.0))
+    return changed - (changed.max(axis=0) + changed.min(axis=0)) / 2 + PAD / 2
+
+
 def accuracy(model: object, pictures: list, labels: np.ndarray) -> float:
     """The share of ``pictures`` (pictures or 28×28 digits) that ``model`` reads as ``labels``."""
     return float(np.mean([answer.pred == label for answer, label in zip(classify(model, pictures), labels)]))
@@ -135,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     for size, scale in SIZES.items():
         pictures = [draw(points, page_pen(points * scale), size) for points in traced]
         rows[f"{size}, as the page sends it"] = [accuracy(model, pictures, labels) for model in models]
+    for hand, matrix in HANDS.items():
+        pictures = [draw(moved, page_pen(moved), "large") for moved in (by_hand(points, matrix) for points in traced)]
+        rows[f"{hand}, as the page sends it"] = [accuracy(model, pictures, labels) for model in models]
     print(f"{len(digits)} test digits (seed {args.seed}); accuracy of each model\n")
     print("| drawn | " + " | ".join(args.check) + " |\n|---|" + "---|" * len(models))
     for name, scores in rows.items():

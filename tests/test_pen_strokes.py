@@ -70,14 +70,34 @@ def test_mnists_stroke_share_is_measured_as_ink_over_length_over_extent() -> Non
     assert pen_strokes.stroke_share(ring()) < pen_strokes.stroke_share(digit)  # the ring is longer for its width
 
 
+def test_other_hands_slant_turn_and_narrow_the_strokes_and_keep_them_on_the_pad() -> None:
+    points = pen_strokes.trace(ring())  # taller than wide: 18 rows by 12 columns before scaling
+    height, width = np.ptp(points, axis=0)
+    hands = {hand: pen_strokes.by_hand(points, matrix) for hand, matrix in pen_strokes.HANDS.items()}
+    for moved in hands.values():
+        assert moved.min() >= 0 and moved.max() <= pen_strokes.PAD  # on the pad
+        assert pen_strokes.extent(moved) <= pen_strokes.FILL * pen_strokes.PAD + 1e-9
+        assert np.allclose((moved.max(axis=0) + moved.min(axis=0)) / 2, pen_strokes.PAD / 2)  # centred
+    narrow, wide = np.ptp(hands["narrow (0.6 as wide)"], axis=0), np.ptp(hands["wide (1.4 as wide)"], axis=0)
+    assert narrow[1] / narrow[0] == pytest.approx(0.6 * width / height, rel=1e-6)
+    assert wide[1] / wide[0] == pytest.approx(1.4 * width / height, rel=1e-6)
+
+    def top_column(moved: np.ndarray) -> float:  # the mean column of the digit's top tenth, against the whole's
+        top = moved[:, 0] < moved[:, 0].min() + 0.1 * np.ptp(moved[:, 0])
+        return float(moved[top, 1].mean() - moved[:, 1].mean())
+
+    assert top_column(hands["slanted right (shear 0.4)"]) > 10 > -10 > top_column(hands["slanted left (shear 0.4)"])
+    assert top_column(hands["turned 20° anticlockwise"]) < -10 < 10 < top_column(hands["turned 20° clockwise"])
+
+
 def test_the_script_scores_each_model_on_each_size_and_pen(trained: tuple[Path, Path, Path], tmp_path: Path) -> None:
     checkpoint, out = trained[2], tmp_path / "pens.json"
     args = ["--check", str(checkpoint), "--data-dir", str(trained[0]), "--count", "20", "--pens", "6", "44"]
     assert pen_strokes.main([*args, "--json", str(out)]) == 0
     table = json.loads(out.read_text())
     assert table["digits"] == 20 and table["models"] == [str(checkpoint)]
-    names = ["large, pen 6", "large, pen 44", "small, pen 6", "small, pen 44", "large, as the page sends it",
-             "small, as the page sends it"]  # fmt: skip
+    sent = [f"{way}, as the page sends it" for way in ["large", "small", *pen_strokes.HANDS]]
+    names = ["large, pen 6", "large, pen 44", "small, pen 6", "small, pen 44", *sent]
     assert list(table["rows"]) == ["the digits as pictures", *names]
     for (score,) in table["rows"].values():
         assert 0 <= score <= 1 and score * 20 == pytest.approx(round(score * 20))  # a share of the 20 digits
