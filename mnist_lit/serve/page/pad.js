@@ -50,12 +50,24 @@ let last = null;
 let strokes = []; // each a list of the points the pointer passed, in the pad's pixels
 let sent = 0;
 
+// a canvas made black, with a round white pen of the given width
+function prepare(context, width) {
+  context.fillStyle = "#000";
+  context.fillRect(0, 0, context.canvas.width, context.canvas.height);
+  context.strokeStyle = context.fillStyle = "#fff";
+  context.lineWidth = width;
+  context.lineCap = context.lineJoin = "round";
+}
+
+// where a stroke starts: a dot the pen's width, so that a tap leaves a mark
+function dot(context, p) {
+  context.beginPath();
+  context.arc(p.x, p.y, context.lineWidth / 2, 0, 2 * Math.PI);
+  context.fill();
+}
+
 function blank() {
-  ink.fillStyle = "#000";
-  ink.fillRect(0, 0, pad.width, pad.height);
-  ink.strokeStyle = ink.fillStyle = "#fff";
-  ink.lineWidth = Number(pen.value);
-  ink.lineCap = ink.lineJoin = "round";
+  prepare(ink, Number(pen.value));
 }
 
 // The strokes as the model gets them: drawn again, on a pad of their own, with a pen strokeShare of their
@@ -73,15 +85,9 @@ function redrawn() {
   copy.width = pad.width;
   copy.height = pad.height;
   const redraw = copy.getContext("2d");
-  redraw.fillStyle = "#000";
-  redraw.fillRect(0, 0, copy.width, copy.height);
-  redraw.strokeStyle = redraw.fillStyle = "#fff";
-  redraw.lineWidth = Math.max(1, strokeShare * Math.max(side("x"), side("y")));
-  redraw.lineCap = redraw.lineJoin = "round";
+  prepare(redraw, Math.max(1, strokeShare * Math.max(side("x"), side("y"))));
   for (const [first, ...rest] of strokes) {
-    redraw.beginPath();
-    redraw.arc(first.x, first.y, redraw.lineWidth / 2, 0, 2 * Math.PI);
-    redraw.fill();
+    dot(redraw, first);
     redraw.beginPath();
     redraw.moveTo(first.x, first.y);
     rest.forEach((p) => redraw.lineTo(p.x, p.y));
@@ -110,9 +116,7 @@ pad.addEventListener("pointerdown", (event) => {
   pad.setPointerCapture(event.pointerId);
   last = point(event);
   strokes.push([last]);
-  ink.beginPath();
-  ink.arc(last.x, last.y, ink.lineWidth / 2, 0, 2 * Math.PI);
-  ink.fill();
+  dot(ink, last);
 });
 pad.addEventListener("pointermove", (event) => {
   if (!last) return;
