@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_lit.data.augment import Augment, Chance, _max_3x3, change_thickness
+from mnist_lit.data.augment import Augment, Chance, _max_3x3, change_thickness, invert_rectangles
 from mnist_lit.data.loader import TensorBatchLoader
 from mnist_lit.errors import MnistLitError
 from tests.helpers import cli_args, fails, learnable_digits
@@ -90,6 +90,33 @@ def test_a_thickness_above_one_dilates_more_than_once_and_erodes_once_at_most() 
     assert (thickest.sum((1, 2, 3)) > once.sum((1, 2, 3)) + 1e-3).any()  # some images past one dilation
     with pytest.raises(MnistLitError, match="strength from 0 to 3"):
         Augment(thickness=Chance(0.5, 3.5))
+
+
+def test_an_outline_keeps_only_the_edges_of_the_strokes() -> None:
+    images, _ = digits(16)
+    hollow = Augment(outline=Chance(1.0, 1.0))(images, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(hollow, _max_3x3(images) - images, atol=1e-6)
+    half = Augment(outline=Chance(1.0, 0.5))(images, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(half, (images + hollow) / 2, atol=1e-6)
+
+
+def test_invert_turns_one_rectangle_of_each_picture_negative() -> None:
+    images, _ = digits(64)
+    flipped = Augment(invert=Chance(1.0, 1.0))(images, generator=torch.Generator().manual_seed(0))
+    sizes = []
+    for before, after in zip(images[:, 0], flipped[:, 0], strict=True):
+        changed = after != before  # no pixel of these digits is exactly 0.5
+        rows, cols = changed.any(1), changed.any(0)
+        assert torch.equal(changed, rows.view(-1, 1) & cols.view(1, -1))  # one rectangle
+        for line in (rows, cols):  # each side unbroken
+            where = line.nonzero().flatten()
+            assert len(where) and torch.equal(where, torch.arange(where[0], where[-1] + 1))
+        assert torch.allclose(after[changed], 1 - before[changed])
+        sizes.append(int(rows.sum()) * int(cols.sum()))
+    assert min(sizes) < 100 < max(sizes)  # sizes drawn, not fixed
+    whole = invert_rectangles(images, torch.ones(64), torch.ones(64), torch.rand(64, 2))
+    assert torch.equal(whole, 1 - images)
+    assert torch.equal(invert_rectangles(images, torch.zeros(64), torch.ones(64), torch.rand(64, 2)), images)
 
 
 def test_only_the_chosen_share_of_images_changes() -> None:

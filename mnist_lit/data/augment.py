@@ -22,9 +22,10 @@ ELASTIC_SIGMA, ELASTIC_ALPHA = 4.0, 34.0  # pixels: Simard et al.'s values for 2
 BLUR_SIGMA = 1.0  # pixels
 NOISE_STD = 0.2
 CONTRAST = 0.5  # the greyest background
-# the largest strength of each kind that has one: a line's ink is a blend of at most full brightness; a
-# stroke thickens by up to three 3×3 dilations (a broad pen on a small digit: docs/robustness.md)
-STRENGTH_LIMITS = {"lines": 1, "thickness": 3}
+# the largest strength of each kind that has one: a line's ink, an outline's blend and an inverted patch's
+# size are fractions of the whole; a stroke thickens by up to three 3×3 dilations (a broad pen on a small
+# digit: docs/robustness.md)
+STRENGTH_LIMITS = {"lines": 1, "thickness": 3, "outline": 1, "invert": 1}
 
 
 @cache
@@ -101,20 +102,26 @@ class Augment:
         thickness: Thicker or thinner strokes (one or the other, evenly): a 3×3 dilation or erosion, blended
             in by up to ``strength``. Above 1 (at most 3), strokes thicken by as many whole dilations and a
             blend of one more; they thin by one erosion at most (a second erases MNIST's thinner strokes).
+        outline: Hollow strokes, as an outlining pen or an edge detector draws them: the strokes replaced by
+            their outlines (a 3×3 dilation less the digit), blended in by ``strength`` (at most 1).
         lines: A straight line 1 px wide between two random points, as stray pen marks and ruled paper
             give, at up to ``strength`` (at most 1) of full brightness.
         blur: A Gaussian blur of σ up to 1 px × ``strength``.
         contrast: A grey background, as a scan or a photo of paper gives: the pixels mapped from [0, 1] to
             [b, 1] with b up to 0.5 × ``strength``.
+        invert: A rectangle of the picture inverted, as glare or a patch of dark paper gives: each side up to
+            ``strength`` (at most 1) of the picture's, at a random place.
         noise: Gaussian noise of standard deviation up to 0.2 × ``strength``, then clipped to [0, 1].
     """
 
     affine: Chance = NEVER
     elastic: Chance = NEVER
     thickness: Chance = NEVER
+    outline: Chance = NEVER
     lines: Chance = NEVER
     blur: Chance = NEVER
     contrast: Chance = NEVER
+    invert: Chance = NEVER
     noise: Chance = NEVER
 
     def __post_init__(self) -> None:
@@ -147,6 +154,9 @@ class Augment:
         if (thickness := draw(self.thickness)).any:
             amounts = thickness.signed_amounts().clamp(min=-1)
             images = change_thickness(images, amounts, dilations=math.ceil(self.thickness.strength))
+        if (outline := draw(self.outline)).any:
+            blend = (outline.chosen * outline.strength).view(-1, 1, 1, 1)
+            images = images + blend * ((_max_3x3(images) - images) - images)
         if (lines := draw(self.lines)).any:
             size = torch.tensor(images.shape[-1:-3:-1], device=images.device) - 1  # (width, height) - 1
             ends = torch.rand(len(images), 2, 2, device=images.device, generator=generator) * size
@@ -156,6 +166,8 @@ class Augment:
         if (contrast := draw(self.contrast)).any:
             background = CONTRAST * contrast.amounts().view(-1, 1, 1, 1)
             images = background + (1 - background) * images
+        if (invert := draw(self.invert)).any:
+            images = invert_rectangles(images, invert.amounts(), invert.amounts(), invert.positions(2))
         if (noise := draw(self.noise)).any:
             spread = NOISE_STD * noise.amounts().view(-1, 1, 1, 1)
             images = (images + spread * torch.randn(images.shape, device=images.device, generator=generator)).clamp(
@@ -186,6 +198,10 @@ class _Draws:
     def amounts(self) -> Tensor:
         """``[count]`` values uniform in [0, ``strength``] for the chosen images."""
         return self._uniform_01(self.count) * self.strength * self.chosen
+
+    def positions(self, count: int) -> Tensor:
+        """``[count, n]`` values uniform in [0, 1), for every image: where a change goes."""
+        return self._uniform_01(self.count, count)
 
     def signed_amounts(self) -> Tensor:
         """:meth:`amounts`, each negated with probability one half."""
@@ -280,6 +296,21 @@ def _max_3x3(images: Tensor) -> Tensor:
     return torch.maximum(
         torch.maximum(rows[..., :height, :], rows[..., 1 : height + 1, :]), rows[..., 2 : height + 2, :]
     )
+
+
+def invert_rectangles(images: Tensor, widths: Tensor, heights: Tensor, places: Tensor) -> Tensor:
+    """Each image with one rectangle inverted (``1 - pixel``): ``widths`` and ``heights`` ``[B]`` are fractions
+    of the picture's sides (rounded up to whole pixels; 0 inverts nothing), ``places`` ``[B, 2]`` in [0, 1)
+    put its corner anywhere that keeps it inside the picture."""
+    *_, height, width = images.shape
+    sides = torch.tensor([width, height], device=images.device)
+    size = (torch.stack([widths, heights], dim=1) * sides).ceil()  # [B, 2]: (width, height) in pixels
+    start = (places * (sides - size + 1)).floor()
+    cols = torch.arange(width, device=images.device).view(1, 1, width)
+    rows = torch.arange(height, device=images.device).view(1, height, 1)
+    inside = (cols >= start[:, :1, None]) & (cols < (start + size)[:, :1, None])
+    inside = inside & (rows >= start[:, 1:, None]) & (rows < (start + size)[:, 1:, None])
+    return torch.where(inside.unsqueeze(1), 1 - images, images)
 
 
 def draw_lines(images: Tensor, points: Tensor, dotted: bool = False, ink: Tensor | None = None) -> Tensor:

@@ -52,8 +52,8 @@ class MNISTDataModule(L.LightningDataModule):
         split_seed: Seed of the random choice of the validation images.
         shift_pixels: Augment training batches by moving each image a random 0 to N pixels along each axis
             (0, the textbook's recipe, trains on the images as they are).
-        augment: Random affine changes, elastic distortion, stroke thickness, stray lines, blur, grey
-            backgrounds and noise, each with a probability and a strength
+        augment: Random affine changes, elastic distortion, stroke thickness, hollow strokes, stray lines,
+            blur, grey backgrounds, inverted patches and noise, each with a probability and a strength
             (:class:`mnist_lit.data.augment.Augment`), after the shifts; drawn
             per epoch from the seed, so a run is repeatable and resumes with the same draws.
         download: Whether missing files may be downloaded; files already present are always verified.
