@@ -199,9 +199,9 @@ class _Draws:
         """``[count]`` values uniform in [0, ``strength``] for the chosen images."""
         return self._uniform_01(self.count) * self.strength * self.chosen
 
-    def positions(self, count: int) -> Tensor:
+    def positions(self, n: int) -> Tensor:
         """``[count, n]`` values uniform in [0, 1), for every image: where a change goes."""
-        return self._uniform_01(self.count, count)
+        return self._uniform_01(self.count, n)
 
     def signed_amounts(self) -> Tensor:
         """:meth:`amounts`, each negated with probability one half."""
