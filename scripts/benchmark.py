@@ -11,7 +11,9 @@ configs' ``FastClassifier``, both through ``cli_main(["fit", ...])`` exactly as 
 K``, (e) the fast class with compiled steps (its compile time reported too, from a cache that the first
 round fills, or from an empty one each run with ``--cold``); with ``--jax``, (f) JAX and optax with the
 epoch as one ``lax.scan``, for the MLPs (``--model cnn`` is cnn.yaml's LeNet-5 without its dropout, which
-the compiled steps leave to eager training).
+the compiled steps leave to eager training); with ``--mkl-avx512``, (g) the configs' fast class again in a
+process that preloads ``python -m mnist_lit.mkl_avx512``'s library (MKL's AVX-512 kernels on an AMD
+processor), the other sides keeping MKL's default kernels.
 The first epoch of each run is warm-up and is not counted; the minimum and median over the remaining
 epochs are reported, with test accuracy. Each side runs as ``benchmark.py --side NAME`` (JSON on stdout).
 """
@@ -48,6 +50,7 @@ SIDES = {
     "autograd": "FastClassifier, gradients by autograd",  # only with --autograd
     "compiled": "FastClassifier, compiled steps",  # only with --compiled-steps K
     "jax": "JAX + optax, the epoch as one lax.scan",  # only with --jax (the MLPs)
+    "mkl-avx512": "FastClassifier, MKL's AVX-512 kernels preloaded",  # only with --mkl-avx512
 }
 
 
@@ -208,21 +211,32 @@ def run_side(args: argparse.Namespace) -> dict:
         )
         return plain_run(args, fused=args.side == "plain-fused")
     with tempfile.TemporaryDirectory() as out_dir:
-        return project_run(args, args.side, out_dir)
+        return project_run(args, "fast" if args.side == "mkl-avx512" else args.side, out_dir)
 
 
-def side_in_child(argv: list[str], side: str, compile_cache: str) -> dict:
-    """One run of one side in a fresh Python process, with ``compile_cache`` as torch's compile cache; its
-    JSON result."""
+def side_in_child(argv: list[str], side: str, compile_cache: str, preload: str = "") -> dict:
+    """One run of one side in a fresh Python process, with ``compile_cache`` as torch's compile cache and
+    ``preload`` (a library's path) in ``LD_PRELOAD`` for the ``mkl-avx512`` side; its JSON result."""
     # Lightning sets this when imported (here, or in a test process) and children inherit it; a plain-PyTorch
     # user's process never has it
     env = {key: value for key, value in os.environ.items() if key != "PYTORCH_NVML_BASED_CUDA_CHECK"}
     env["TORCHINDUCTOR_CACHE_DIR"] = compile_cache
+    if side == "mkl-avx512":
+        env["LD_PRELOAD"] = preload
     command = [sys.executable, __file__, *argv, "--side", side]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"error: the {side} side failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def mkl_avx512_library() -> str:
+    """The path ``python -m mnist_lit.mkl_avx512`` prints; it stops the benchmark with its reason where the
+    library would change nothing here."""
+    done = subprocess.run([sys.executable, "-m", "mnist_lit.mkl_avx512"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"--mkl-avx512: {done.stderr.strip()}")
+    return done.stdout.strip()
 
 
 def summarise(runs: list[dict], steps: int) -> dict:
@@ -269,6 +283,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--autograd", action="store_true", help="add the fast class with write_out_gradients false")
     parser.add_argument("--jax", action="store_true", help="add JAX + optax (the MLPs; pip install jax optax)")
     parser.add_argument(
+        "--mkl-avx512", action="store_true", help="add the fast side with MKL's AVX-512 kernels (AMD processors)"
+    )
+    parser.add_argument(
         "--cold",
         action="store_true",
         help="every compiled run starts from an empty compile cache (default: the first run fills "
@@ -298,13 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_lit.data import ensure_raw_files  # the plain sides read the files as torchvision lays them out
 
     ensure_raw_files(args.data_dir)
-    wanted = {"compiled": args.compiled_steps, "jax": args.jax, "autograd": args.autograd}
+    preload = mkl_avx512_library() if args.mkl_avx512 else ""
+    wanted = {"compiled": args.compiled_steps, "jax": args.jax, "autograd": args.autograd, "mkl-avx512": preload}
     sides: dict[str, list[dict]] = {side: [] for side in SIDES if wanted.get(side, True)}
     with tempfile.TemporaryDirectory() as warm_cache:
         for _ in range(args.rounds):
             for side, runs in sides.items():
                 with tempfile.TemporaryDirectory() as empty_cache:
-                    runs.append(side_in_child(argv, side, empty_cache if args.cold else warm_cache))
+                    runs.append(side_in_child(argv, side, empty_cache if args.cold else warm_cache, preload))
 
     steps = args.limit_batches or math.ceil(60_000 / args.batch_size)
     results = {SIDES[side]: summarise(runs, steps) for side, runs in sides.items()}
@@ -320,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         f", {args.steps_per_call} steps per call" if args.steps_per_call else ""
     )
     variant += f", compiled_steps {args.compiled_steps}" if args.compiled_steps else ""
+    variant += f", preloaded {preload}" if preload else ""
     print(f"\nmodel {args.model}, batch {args.batch_size}, {args.accelerator}{variant}, "
           f"{args.rounds} rounds x {args.epochs} epochs ({steps} steps per epoch)\n")  # fmt: skip
     print("| side | ms/step min | ms/step median | " + " | ".join(f"÷ {name} (min / median)" for name in references)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import shutil
 from pathlib import Path
 
 import lightning as L
@@ -13,6 +14,7 @@ import torch
 
 from mnist_lit import Classifier, FastClassifier, MnistLitError, cli_main
 from mnist_lit.fast import SkipGraphCaptureCheck
+from mnist_lit.mkl_avx512 import why_not_needed_here
 from tests.helpers import CONFIGS, REPO, cli_args, import_script
 
 
@@ -122,16 +124,21 @@ def test_the_idiomatic_class_is_plain_lightning() -> None:
 
 
 @pytest.mark.integration
-def test_benchmark_times_every_side_in_its_own_process(tmp_path: Path) -> None:
+def test_benchmark_times_every_side_in_its_own_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "bench.json"
     # the compiled side (--compiled-steps K) is left out: compiling costs the suite more than the rest of this
     # test, and the compiled steps' training is tested against the eager steps' below
     args = ["--epochs", "2", "--rounds", "1", "--limit-batches", "28", "--steps-per-call", "7",
             "--data-dir", str(REPO / "data"), "--json", str(out)]  # fmt: skip
+    preload = why_not_needed_here() is None and shutil.which("cc") is not None  # the library changes MKL's kernels
+    if preload:
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # built there, not in the user's cache
+        args.append("--mkl-avx512")
     assert import_script("benchmark").main(args) == 0
     results = json.loads(out.read_text())["results"]
     assert list(results) == ["plain loop, default Adam", "plain loop, fused Adam", "Classifier (idiomatic)",
-                             "FastClassifier (the configs)"]  # fmt: skip
+                             "FastClassifier (the configs)",
+                             *["FastClassifier, MKL's AVX-512 kernels preloaded"] * preload]  # fmt: skip
     for side in results.values():
         assert 0 < side["ms_per_step_min"] <= side["ms_per_step_median"]
         assert min(side["test_acc"]) > 0.5  # trained: 28 batches of real digits
