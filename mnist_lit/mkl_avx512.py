@@ -43,9 +43,10 @@ def why_not_needed(cpuinfo: str) -> str | None:
     fields = dict(line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line)
     fields = {key.strip(): value.strip() for key, value in fields.items()}
     vendor, flags = fields.get("vendor_id", ""), fields.get("flags", "").split()
+    if not vendor:
+        return "this is not an x86 processor, and MKL runs on x86 processors only"
     if vendor != "AuthenticAMD":
-        maker = vendor or "not an x86 one"
-        return f"this processor is {maker}, where MKL already chooses its kernels by instruction set"
+        return f"this processor is {vendor}, where MKL already chooses its kernels by instruction set"
     if "avx512f" not in flags:
         return "this AMD processor has no AVX-512, so MKL's AVX2 kernels are already the fastest it can run"
     return None
@@ -80,9 +81,10 @@ def build(folder: Path) -> Path:
         command = [compiler, "-shared", "-fPIC", "-O2", "-x", "c", "-", "-o", str(built)]
         done = subprocess.run(command, input=SOURCE, capture_output=True, text=True)
         if done.returncode != 0:
+            said = f": {done.stderr.strip()[-500:]}" if done.stderr.strip() else ""
             raise MnistLitError(
-                f"Cannot build the library: {' '.join(command)} failed (exit {done.returncode}): "
-                f"{done.stderr.strip()[-500:]} Check the compiler in CC, then run this again."
+                f"Cannot build the library: {' '.join(command)} failed (exit {done.returncode}){said}. Check the "
+                "compiler in CC, then run this again."
             )
         write_file(target, built.read_bytes(), advice="Free some space or set XDG_CACHE_HOME, then run this again.")
     return target
