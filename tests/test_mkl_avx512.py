@@ -54,7 +54,6 @@ def mkl_banner(preload: str) -> str:
     return done.stdout.splitlines()[0]
 
 
-@needs_cc
 def test_the_module_prints_the_path_that_turns_mkls_avx512_kernels_on(tmp_path: Path) -> None:
     env = os.environ | {"XDG_CACHE_HOME": str(tmp_path)}
     done = subprocess.run(
@@ -64,6 +63,8 @@ def test_the_module_prints_the_path_that_turns_mkls_avx512_kernels_on(tmp_path: 
         assert (done.returncode, done.stdout) == (2, "")
         assert done.stderr.startswith(f"error: Not needed here: {reason}.")
         return
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc) on this machine to build the library with")
     assert done.returncode == 0, done.stderr
     library = Path(done.stdout.strip())
     assert library.parent == tmp_path / "mnist_lit" and library.is_file()
