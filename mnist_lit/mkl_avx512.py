@@ -9,7 +9,7 @@ AVX-512 (Zen 4 and later). MKL asks its own functions ``mkl_serv_intel_cpu_true`
 linker binds MKL's calls to the first definitions it finds, and a library preloaded ahead of torch that
 answers yes makes MKL choose by instruction set alone (``MKL_VERBOSE=1`` then names AVX-512). It must
 come before torch is loaded (torch binds its symbols when it loads), hence ``LD_PRELOAD`` rather than a
-call in Python; every process started from that shell gets it, DDP's too.
+call in Python; the command and every process it starts get it, DDP's too.
 
 The products are as precise but sum in another order, so a seed's weights differ from those of MKL's
 default kernels: the README's seed-42 figures need it off. What it gains and changes is measured in
